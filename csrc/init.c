@@ -1,0 +1,253 @@
+/*
+ * pyrunc-init: the last step of every container process.
+ *
+ * pyrunc (Python) prepares the namespaces, mounts and process attributes,
+ * then execs this small static program from a *sealed memfd*.  From then
+ * on, /proc/<pid>/exe of the container's process points at that memfd,
+ * never at the host's python binary (CVE-2019-5736), and the process stays
+ * non-dumpable (CVE-2016-9962) until the final execve.
+ *
+ * It carries no policy: it reads a plan from the fd named in argv[1]
+ * (written by pyrunc.linux.process.pack_plan) and performs, in this order:
+ *   1. optionally wait for `pyrunc start` (poll the exec fifo),
+ *   2. optionally load the seccomp filter now (noNewPrivileges false: the
+ *      filter needs CAP_SYS_ADMIN, so it goes before caps are dropped),
+ *   3. drop bounding capabilities, set groups, gid, uid (keeping caps),
+ *   4. set effective/permitted/inheritable and ambient capabilities,
+ *   5. set no_new_privs, then load the seccomp filter (if not done in 2),
+ *   6. mark every fd >= 3 + preserved CLOEXEC, then execve.
+ * Any failure is written to the report fd and the program exits 127.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+#define PLAN_MAGIC "PYRUNCI2"
+
+enum {
+    F_WAIT_FIFO = 1 << 0,   /* wait for start on fifo_fd */
+    F_SET_CREDS = 1 << 1,   /* setgroups/setresgid/setresuid */
+    F_SET_CAPS = 1 << 2,    /* bounding/eff/perm/inh/ambient */
+    F_NNP = 1 << 3,         /* PR_SET_NO_NEW_PRIVS */
+    F_SECCOMP = 1 << 4,     /* load the BPF program */
+    F_SECCOMP_EARLY = 1 << 5, /* load it before dropping capabilities */
+};
+
+struct plan_header {
+    char magic[8];
+    uint32_t flags;
+    int32_t fifo_fd;        /* read end of the exec fifo, or -1 */
+    int32_t report_fd;      /* where errors go, or -1 */
+    uint32_t preserve_fds;  /* fds 3 .. 3+n-1 survive */
+    uint32_t uid, gid;
+    uint32_t ngroups;
+    uint32_t last_cap;
+    uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable,
+             cap_ambient;
+    uint32_t seccomp_flags;
+    uint32_t bpf_len;       /* number of struct sock_filter */
+    uint32_t argc, envc;
+    uint32_t strings_len;   /* path\0 argv...\0 envp...\0 */
+    uint32_t reserved;      /* keeps the size a multiple of 8 */
+};
+
+static int report_fd = -1;
+
+static void die(const char *what, int err)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+    if (report_fd >= 0 && n > 0) {
+        ssize_t w = write(report_fd, msg, (size_t)n);
+        (void)w;
+    } else if (n > 0) {
+        ssize_t w = write(2, msg, (size_t)n);
+        (void)w;
+    }
+    _exit(127);
+}
+
+static char *read_all(int fd, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        die("pyrunc-init: malloc", ENOMEM);
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            die("pyrunc-init: read plan", errno);
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf)
+                die("pyrunc-init: realloc", ENOMEM);
+        }
+    }
+    *len = n;
+    return buf;
+}
+
+static void wait_for_start(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    char c;
+    for (;;) {
+        int r = poll(&p, 1, -1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            die("pyrunc-init: poll exec fifo", errno);
+        break;
+    }
+    if (read(fd, &c, 1) != 1)
+        die("pyrunc-init: read exec fifo", errno ? errno : EPIPE);
+    close(fd);
+}
+
+static void load_seccomp(const struct plan_header *h, struct sock_filter *prog)
+{
+    struct sock_fprog fprog = { (unsigned short)h->bpf_len, prog };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, h->seccomp_flags, &fprog) < 0)
+        die("seccomp: load filter", errno);
+}
+
+int main(int argc, char **argv)
+{
+    struct plan_header h;
+    size_t len, off;
+    char *buf, *path, **cargv, **cenvp, *s;
+    uint32_t *groups;
+    struct sock_filter *prog;
+    uint32_t i;
+
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (argc != 2)
+        die("pyrunc-init: not started by pyrunc", EINVAL);
+    int plan_fd = atoi(argv[1]);
+    buf = read_all(plan_fd, &len);
+    close(plan_fd);
+    if (len < sizeof(h))
+        die("pyrunc-init: short plan", EINVAL);
+    memcpy(&h, buf, sizeof(h));
+    if (memcmp(h.magic, PLAN_MAGIC, 8) != 0)
+        die("pyrunc-init: bad plan", EINVAL);
+    report_fd = h.report_fd;
+    off = sizeof(h);
+    if (len < off + h.ngroups * 4 + h.bpf_len * sizeof(struct sock_filter) + h.strings_len)
+        die("pyrunc-init: truncated plan", EINVAL);
+    groups = (uint32_t *)(buf + off);
+    off += h.ngroups * 4;
+    prog = (struct sock_filter *)(buf + off);
+    off += h.bpf_len * sizeof(struct sock_filter);
+    /* strings: path, argv, envp; all NUL-terminated */
+    cargv = calloc(h.argc + 1, sizeof(char *));
+    cenvp = calloc(h.envc + 1, sizeof(char *));
+    if (!cargv || !cenvp)
+        die("pyrunc-init: calloc", ENOMEM);
+    s = buf + off;
+    path = s;
+    s += strlen(s) + 1;
+    for (i = 0; i < h.argc; i++) {
+        cargv[i] = s;
+        s += strlen(s) + 1;
+    }
+    for (i = 0; i < h.envc; i++) {
+        cenvp[i] = s;
+        s += strlen(s) + 1;
+    }
+
+    if (h.flags & F_WAIT_FIFO)
+        wait_for_start(h.fifo_fd);
+
+    if ((h.flags & F_SECCOMP) && (h.flags & F_SECCOMP_EARLY))
+        load_seccomp(&h, prog);
+
+    if (h.flags & F_SET_CAPS) {
+        for (i = 0; i <= h.last_cap && i < 64; i++)
+            if (!(h.cap_bounding & (1ULL << i)) &&
+                prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL)
+                die("capabilities: drop bounding", errno);
+    }
+    if (h.flags & F_SET_CREDS) {
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+            die("credentials: keepcaps", errno);
+        gid_t g[h.ngroups ? h.ngroups : 1];
+        for (i = 0; i < h.ngroups; i++)
+            g[i] = groups[i];
+        if (setgroups(h.ngroups, g) < 0 && !(errno == EPERM && h.ngroups == 0))
+            die("credentials: setgroups", errno);
+        if (setresgid(h.gid, h.gid, h.gid) < 0)
+            die("credentials: setresgid", errno);
+        if (setresuid(h.uid, h.uid, h.uid) < 0)
+            die("credentials: setresuid", errno);
+        if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+            die("credentials: keepcaps", errno);
+    }
+    if (h.flags & F_SET_CAPS) {
+        struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct d[2];
+        d[0].effective = (uint32_t)h.cap_effective;
+        d[1].effective = (uint32_t)(h.cap_effective >> 32);
+        d[0].permitted = (uint32_t)h.cap_permitted;
+        d[1].permitted = (uint32_t)(h.cap_permitted >> 32);
+        d[0].inheritable = (uint32_t)h.cap_inheritable;
+        d[1].inheritable = (uint32_t)(h.cap_inheritable >> 32);
+        if (syscall(SYS_capset, &hdr, d) < 0)
+            die("capabilities: capset", errno);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+            die("capabilities: clear ambient", errno);
+        for (i = 0; i <= h.last_cap && i < 64; i++)
+            if ((h.cap_ambient & (1ULL << i)) &&
+                prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0)
+                die("capabilities: raise ambient", errno);
+    }
+    if ((h.flags & F_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        die("prctl: no_new_privs", errno);
+
+    /* Nothing but stdio and the preserved fds may reach the process
+     * (CVE-2024-21626). The report fd is closed by the execve itself. */
+    if (syscall(SYS_close_range, 3 + h.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        die("close_range", errno);
+
+    if ((h.flags & F_SECCOMP) && !(h.flags & F_SECCOMP_EARLY))
+        load_seccomp(&h, prog);
+
+    execve(path, cargv, cenvp);
+    {
+        char what[300];
+        snprintf(what, sizeof(what), "exec: \"%s\"", path);
+        die(what, errno);
+    }
+    return 127;
+}

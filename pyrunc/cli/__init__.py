@@ -1,0 +1,138 @@
+"""pyrunc's command line: global flags, dispatch, and error reporting.
+
+One module per command (pyrunc/cli/<command>.py), imported only when that
+command runs. Each module defines SYNOPSIS, DESCRIPTION, FLAGS, NARGS and
+run(ctx, opts, args) -> exit status.
+"""
+import sys
+
+from pyrunc.cli.args import parse, usage
+
+COMMANDS = {
+    "checkpoint": "checkpoint", "create": "create", "delete": "delete",
+    "events": "events", "exec": "exec_", "features": "features", "kill": "kill",
+    "list": "list_", "pause": "pause", "ps": "ps", "restore": "checkpoint",
+    "resume": "resume", "run": "run", "spec": "spec", "start": "start",
+    "state": "state", "update": "update", "validate": "validate",
+}
+
+GLOBAL_FLAGS = (
+    (("--root",), "str", "root", "root directory for storage of container state"),
+    (("--log",), "str", "log", "append errors and warnings to this file"),
+    (("--log-format",), "str", "log_format", "log format: text or json"),
+    (("--debug",), "bool", "debug", "debug output (tracebacks)"),
+    (("--systemd-cgroup",), "bool", "systemd_cgroup", "manage cgroups through systemd"),
+    (("--rootless",), "str", "rootless", "ignore cgroup permission errors (true|false|auto)"),
+    (("--criu",), "str", "criu", "path to criu (accepted, unused)"),
+    (("--version", "-v"), "bool", "version", "print the version"),
+    (("--help", "-h"), "bool", "help", "show help"),
+)
+
+DEFAULT_ROOT = "/run/pyrunc"
+
+
+class Ctx:
+    __slots__ = ("root", "debug", "systemd_cgroup", "rootless", "command")
+
+    def __init__(self, g, command):
+        self.root = g["root"] or DEFAULT_ROOT
+        self.debug = g["debug"]
+        self.systemd_cgroup = g["systemd_cgroup"]
+        self.rootless = g["rootless"]
+        self.command = command
+
+
+def _version():
+    from pyrunc import OCI_VERSION, __version__
+    sys.stdout.write("pyrunc version %s\ncommit: none\nspec: %s\npython: %s\n" % (
+        __version__, OCI_VERSION, sys.version.split()[0]))
+    return 0
+
+
+def _main_usage():
+    lines = ["Usage: pyrunc [global options] command [command options] [arguments...]",
+             "", "Commands:"]
+    lines += ["   " + c for c in sorted(COMMANDS)]
+    lines.append("\nGlobal options:")
+    for names, kind, _d, h in GLOBAL_FLAGS:
+        lines.append("   %-26s %s" % (", ".join(names) + ("" if kind == "bool" else " value"), h))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    from pyrunc import log
+    from pyrunc.errors import PyruncError, UsageError
+
+    if argv is None:
+        argv = sys.argv[1:]
+    debug = False
+    command = None
+    try:
+        # global flags come before the command
+        split = 0
+        while split < len(argv) and argv[split].startswith("-"):
+            name = argv[split].partition("=")[0]
+            split += 1
+            if "=" not in argv[split - 1] and name in ("--root", "--log", "--log-format", "--criu"):
+                split += 1
+            elif name == "--rootless" and "=" not in argv[split - 1] and split < len(argv) \
+                    and argv[split] in ("true", "false", "auto"):
+                split += 1
+        g, _ = parse("pyrunc", GLOBAL_FLAGS, argv[:split])
+        debug = g["debug"]
+        log.configure(g["log"], g["log_format"], debug)
+        if g["log_format"] not in (None, "text", "json"):
+            raise UsageError("invalid log-format: %s" % g["log_format"])
+        rest = argv[split:]
+        if g["version"] and not rest:
+            return _version()
+        if not rest or g["help"] or rest[0] == "help":
+            if len(rest) >= 2 and rest[0] == "help":
+                rest = [rest[1], "--help"]
+            else:
+                sys.stdout.write(_main_usage())
+                return 0 if (g["help"] or rest) else 2
+        command = rest[0]
+        modname = COMMANDS.get(command)
+        if modname is None:
+            raise UsageError("no such command: %s" % command)
+        mod = __import__("pyrunc.cli." + modname, fromlist=["run"])
+        args = rest[1:]
+        if "--help" in args or "-h" in args:
+            cut = args.index("--") if "--" in args else len(args)
+            if "--help" in args[:cut] or "-h" in args[:cut]:
+                sys.stdout.write(usage(command, mod.SYNOPSIS, mod.DESCRIPTION, mod.FLAGS))
+                # podman probes `checkpoint --help`: 0 would mean "supported"
+                return 1 if getattr(mod, "UNSUPPORTED", False) else 0
+        opts, pos = parse(command, mod.FLAGS, args, getattr(mod, "STOP_AT", False))
+        nargs = mod.NARGS
+        if nargs is not None:
+            lo, hi = nargs if isinstance(nargs, tuple) else (nargs, nargs)
+            if len(pos) < lo or (hi is not None and len(pos) > hi):
+                if lo == hi:
+                    raise UsageError('"%s" requires exactly %d argument(s)' % (command, lo))
+                raise UsageError('"%s" requires at least %d argument(s)' % (command, lo))
+        return mod.run(Ctx(g, command), opts, pos)
+    except PyruncError as e:
+        if debug:
+            import traceback
+            traceback.print_exc()
+        msg = str(e)
+        log.error("%s: %s" % (command, msg) if command else msg)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        if debug:
+            import traceback
+            traceback.print_exc()
+        log.error("%s: %s" % (command or "pyrunc", _oserr(e)))
+        return 1
+
+
+def _oserr(e):
+    import os
+    text = os.strerror(e.errno).lower() if e.errno else str(e)
+    if e.filename:
+        return "%s: %s" % (e.filename, text)
+    return text

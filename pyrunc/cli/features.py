@@ -1,0 +1,58 @@
+SYNOPSIS = ""
+DESCRIPTION = ("Print the runtime-spec features structure: what this pyrunc really "
+               "implements on this host.")
+FLAGS = ()
+NARGS = 0
+
+
+def features():
+    from pyrunc.linux import capabilities, namespaces
+    from pyrunc.linux.mounts import PROPAGATION, _ATTR, _FLAGS, _NOOP
+    opts = set(_ATTR) | set(_FLAGS) | _NOOP | set(PROPAGATION)
+    opts |= {"r" + p for p in PROPAGATION} | {"r" + a for a in _ATTR}
+    opts |= {"bind", "rbind", "tmpcopyup"}
+    f = {
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.3.0",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
+                  "poststart", "poststop"],
+        "mountOptions": sorted(opts),
+        "linux": {
+            "namespaces": sorted(namespaces.FLAGS),
+            "capabilities": list(capabilities.NAMES),
+            "cgroup": _cgroup(),
+            "seccomp": _seccomp(),
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            "intelRdt": {"enabled": False},
+            "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": False},
+        },
+        "annotations": {"org.opencontainers.runtime-spec.features.pyrunc": "true"},
+    }
+    return f
+
+
+def _cgroup():
+    try:
+        from pyrunc.linux import cgroups
+        kind = cgroups.detect()
+    except Exception:
+        kind = None
+    return {"v1": kind in ("v1", "hybrid"), "v2": kind in ("v2", "hybrid"),
+            "systemd": False, "systemdUser": False, "rdma": False}
+
+
+def _seccomp():
+    try:
+        from pyrunc.linux import seccomp
+    except ImportError:
+        return {"enabled": False}
+    return seccomp.features()
+
+
+def run(ctx, opts, args):
+    import sys
+    from json import dumps
+    sys.stdout.write(dumps(features(), indent=4) + "\n")
+    return 0

@@ -1,0 +1,38 @@
+SYNOPSIS = "[command options]"
+DESCRIPTION = "List the containers under --root."
+FLAGS = (
+    (("--format", "-f"), "str", "format", "table or json"),
+    (("--quiet", "-q"), "bool", "quiet", "print only the ids"),
+)
+NARGS = 0
+
+
+def run(ctx, opts, args):
+    import sys
+    from pyrunc.errors import NotFound, UsageError
+    from pyrunc.state import Store
+    fmt = opts["format"] or "table"
+    if fmt not in ("table", "json"):
+        raise UsageError("invalid format option: %s" % fmt)
+    store = Store(ctx.root)
+    ids = store.ids()
+    if opts["quiet"]:
+        sys.stdout.write("".join(i + "\n" for i in ids))
+        return 0
+    states = []
+    for i in ids:
+        try:
+            states.append(store.load(i).state_json())
+        except NotFound:
+            continue
+    if fmt == "json":
+        from json import dumps
+        sys.stdout.write(dumps(states) + "\n")
+        return 0
+    rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+    rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root")
+             for s in states]
+    widths = [max(len(r[k]) for r in rows) for k in range(6)]
+    for r in rows:
+        sys.stdout.write("   ".join(v.ljust(widths[k]) for k, v in enumerate(r)).rstrip() + "\n")
+    return 0

@@ -1,0 +1,10 @@
+SYNOPSIS = "<container-id>"
+DESCRIPTION = "Start the user's process of a created container."
+FLAGS = ()
+NARGS = 1
+
+
+def run(ctx, opts, args):
+    from pyrunc.lifecycle.start import start
+    start(ctx, args[0])
+    return 0

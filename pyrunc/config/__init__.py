@@ -1,0 +1,85 @@
+"""Reading a bundle: config.json → validated → typed model (model.py).
+
+load_bundle() is the only entry point that turns a bundle into a Config.
+Validation uses pyrunc.config._validator, generated from schemas/*.json at
+build time by schemagen.py, so no schema library is imported at run time.
+"""
+import os
+
+from pyrunc.errors import ConfigError, PyruncError
+
+
+def parse_json(data, what):
+    """JSON bytes -> object; errors name the line and column."""
+    from json import JSONDecodeError, loads
+    try:
+        return loads(data)
+    except JSONDecodeError as e:
+        raise ConfigError("%s: invalid JSON at line %d column %d: %s"
+                          % (what, e.lineno, e.colno, e.msg)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError("%s: invalid UTF-8: %s" % (what, e.reason)) from None
+
+
+def validate(schema, doc, what):
+    from pyrunc.config import _validator
+    from pyrunc.config.errors import ValidationError
+    try:
+        _validator.validate(schema, doc)
+    except ValidationError as e:
+        raise ConfigError("%s: %s" % (what, e)) from None
+
+
+def read_config(bundle):
+    """Raw bytes and validated document of <bundle>/config.json."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ConfigError("config.json: no such file or directory in bundle %s" % bundle) from None
+    except OSError as e:
+        raise ConfigError("config.json: %s" % os.strerror(e.errno).lower()) from None
+    doc = parse_json(data, "config.json")
+    if not isinstance(doc, dict):
+        raise ConfigError("config.json: /: the document must be an object")
+    validate("config", doc, "config.json")
+    return data, doc
+
+
+def rootfs_path(bundle, config):
+    if config.root is None:
+        raise ConfigError("config.json: /root: root is required on Linux")
+    p = config.root.path
+    return os.path.normpath(p if os.path.isabs(p) else os.path.join(bundle, p))
+
+
+def load_bundle(bundle):
+    """(raw bytes, Config, absolute rootfs) for a bundle dir; checks the rootfs."""
+    from pyrunc.config.model import build
+    bundle = os.path.abspath(bundle)
+    if not os.path.isdir(bundle):
+        raise PyruncError("bundle %s: no such directory" % bundle)
+    data, doc = read_config(bundle)
+    config = build(doc)
+    rootfs = rootfs_path(bundle, config)
+    if not os.path.isdir(rootfs):
+        raise ConfigError("rootfs (%s) does not exist or is not a directory" % rootfs)
+    return data, config, rootfs
+
+
+def load_process(path):
+    """An exec --process file: validated against the Process definition."""
+    from pyrunc.config.model import build_process
+    try:
+        if path == "-":
+            import sys
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+    except OSError as e:
+        raise ConfigError("process file %s: %s" % (path, os.strerror(e.errno).lower())) from None
+    doc = parse_json(data, "process.json")
+    validate("process", doc, "process.json")
+    return build_process(doc)

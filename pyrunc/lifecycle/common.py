@@ -1,0 +1,109 @@
+"""Helpers shared by the lifecycle operations."""
+import os
+
+from pyrunc.errors import PyruncError
+
+
+def stored_config(c):
+    """The config.json that create copied (edits to the bundle don't count)."""
+    from pyrunc.config import parse_json
+    from pyrunc.config.model import build
+    with open(c.path("config.json"), "rb") as f:
+        return build(parse_json(f.read(), "config.json"))
+
+
+def cgroup_manager(c):
+    d = c.data.get("cgroup")
+    if not d:
+        return None
+    from pyrunc.linux import cgroups
+    return cgroups.Manager.from_dict(d)
+
+
+def wait_gone(pid, start_time, timeout=10.0):
+    """Wait (with a pidfd, no polling) until pid has exited."""
+    from pyrunc.state import pid_alive
+    import select
+    if not pid_alive(pid, start_time):
+        return True
+    from pyrunc.linux.sys import real
+    try:
+        fd = real().pidfd_open(pid)
+    except OSError:
+        return True
+    try:
+        if not pid_alive(pid, start_time):
+            return True
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        p.poll(int(timeout * 1000))
+    finally:
+        os.close(fd)
+    # a zombie of our caller counts as gone
+    return not pid_alive(pid, start_time)
+
+
+def signal_init(c, sig):
+    """Send sig to the init through a pidfd bound to the recorded process."""
+    from pyrunc.linux.sys import real
+    from pyrunc.state import pid_alive
+    pid = c.pid
+    sysc = real()
+    try:
+        fd = sysc.pidfd_open(pid)
+    except OSError:
+        raise PyruncError("container not running") from None
+    try:
+        # the pidfd pins the process: re-check it is still ours
+        if not pid_alive(pid, c.data.get("pid_start")):
+            raise PyruncError("container not running")
+        sysc.pidfd_send_signal(fd, sig)
+    except OSError as e:
+        if e.errno == 3:
+            raise PyruncError("container not running") from None
+        raise
+    finally:
+        os.close(fd)
+
+
+def in_container(c, fn, types=None):
+    """Run fn() in a child that joined the namespaces of the container's
+    init (pid namespace included, for its own children). Returns fn's
+    exit status of the child (0 = ok). Used by startContainer hooks."""
+    from pyrunc.linux import namespaces
+    from pyrunc.linux.sys import real, PR_SET_DUMPABLE
+    sysc = real()
+    types = types or c.data.get("namespaces", [])
+    fds = namespaces.container_ns_fds(c.pid, types)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            sysc.prctl(PR_SET_DUMPABLE, 0)
+            for t, fd in fds:
+                sysc.setns(fd, namespaces.FLAGS[t])
+            os.chroot("/proc/%d/root" % c.pid) if False else None
+            msg = fn() or ""
+            os.write(w, msg.encode())
+            code = 0
+        except BaseException as e:
+            try:
+                os.write(w, str(e).encode())
+            except OSError:
+                pass
+        os._exit(code)
+    os.close(w)
+    for _t, fd in fds:
+        os.close(fd)
+    out = b""
+    while True:
+        b = os.read(r, 4096)
+        if not b:
+            break
+        out += b
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise PyruncError(out.decode(errors="replace") or "failed in the container namespaces")

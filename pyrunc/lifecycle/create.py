@@ -1,0 +1,284 @@
+"""create: set up everything, leave the init waiting, return.
+
+Process tree (the shortest the namespaces allow):
+
+  pyrunc create (P) ──fork──> C1: joins/creates namespaces (user first,
+                                   uid/gid maps written by P), then forks
+                                   C2 and exits
+                              C2: pid 1 of the new pid namespace: mounts,
+                                   pivot_root, devices, hooks, console,
+                                   process attributes, then execs the sealed
+                                   init helper, which waits for `start`
+
+P and the children talk over a SOCK_SEQPACKET pair; every message is one
+packet: G (go: C1 is in the cgroup), U/M (user namespace made / maps
+written), P <pid> (the init's pid), H/h (ready for the runtime-namespace
+hooks / hooks done), X (about to exec the helper), E <text> (failed).
+A failed create kills the init and removes the cgroup and the state dir.
+"""
+import os
+import signal
+import socket
+import time
+
+from pyrunc import OCI_VERSION, log
+from pyrunc.errors import PyruncError
+from pyrunc.state import Store, proc_stat
+
+SIGKILL = 9
+
+
+def _now_rfc3339():
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + ".%09dZ" % (t % 10**9)
+
+
+def write_pid_file(path, pid):
+    """Atomically, without a trailing newline (runc's format)."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), ".%s.tmp" % os.path.basename(path))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+class Prepared:
+    """Everything checked and opened in P before any fork."""
+
+    def __init__(self):
+        self.fds = []
+
+    def keep(self, fd):
+        self.fds.append(fd)
+        return fd
+
+    def close(self):
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+        if getattr(self, "ns", None):
+            self.ns.close()
+
+
+def check_config(config, warn=log.warn):
+    """All validation beyond the schema, done before anything is made."""
+    from pyrunc.linux import capabilities, namespaces, rlimits, sysctl
+    from pyrunc.errors import ConfigError
+    p = Prepared()
+    proc = config.process
+    lx = config.linux
+    p.rlimits = rlimits.check(proc.rlimits) if proc else []
+    p.caps = capabilities.masks(proc.capabilities, warn) if proc and proc.capabilities else None
+    p.ns = namespaces.plan(config)
+    new_types = {t for t in p.ns.types if t not in dict(p.ns.join)}
+    try:
+        sysctl.check(lx.sysctl if lx else None, new_types)
+        if (config.hostname or config.domainname) and "uts" not in p.ns.types:
+            raise ConfigError("unable to set hostname without a private UTS namespace")
+        if proc and proc.oom_score_adj is not None and not -1000 <= proc.oom_score_adj <= 1000:
+            raise ConfigError("config.json: /process/oomScoreAdj: %d is out of range "
+                              "-1000..1000" % proc.oom_score_adj)
+        p.seccomp = None
+        if lx and lx.seccomp is not None:
+            from pyrunc.linux import seccomp
+            p.seccomp = seccomp.compile(lx.seccomp)
+    except BaseException:
+        p.close()
+        raise
+    return p
+
+
+def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
+           preserve_fds=0, subreaper=False):
+    """Returns the Container (status created)."""
+    from pyrunc.config import load_bundle
+
+    store = Store(ctx.root)
+    from pyrunc.state import validate_id
+    validate_id(cid)
+    raw, config, rootfs = load_bundle(bundle)
+    bundle = os.path.abspath(bundle)
+    proc = config.process
+    if proc is not None and proc.terminal and not console_socket and not subreaper:
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting "
+                          "console socket")
+    if console_socket and (proc is None or not proc.terminal):
+        raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
+    extra = _listen_fds()
+    prep = check_config(config)
+    st = proc_stat(os.getpid())
+    try:
+        c = store.create(cid, {
+            "ociVersion": OCI_VERSION, "id": cid, "status": "creating", "bundle": bundle,
+            "rootfs": rootfs, "created": _now_rfc3339(), "owner": "",
+            "annotations": dict(config.annotations) if config.annotations else {},
+            "creator_pid": os.getpid(), "creator_start": st[1] if st else None,
+        })
+    except BaseException:
+        prep.close()
+        raise
+    mgr = None
+    init_pid = 0
+    try:
+        with open(c.path("config.json"), "wb") as f:   # later edits don't affect us
+            f.write(raw)
+        os.mkfifo(c.path("exec.fifo"), 0o600)
+        os.mkfifo(c.path("done.fifo"), 0o600)
+        prep.fifo = prep.keep(os.open(c.path("exec.fifo"), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        prep.done = prep.keep(os.open(c.path("done.fifo"), os.O_RDWR | os.O_CLOEXEC))
+        if "mount" not in prep.ns.types:
+            from pyrunc.linux.rootfs import mounts_under
+            c.data["host_mounts_before"] = mounts_under(rootfs)
+        mgr = _cgroup(ctx, cid, config)
+        if mgr is not None:
+            c.data["cgroup"] = mgr.to_dict()
+            c.data["cgroup"]["freezer"] = _freezer_file(mgr)
+            c.save()
+        from pyrunc.linux import process as lproc
+        from pyrunc.linux.sys import real
+        sysc = real()
+        prep.helper = prep.keep(lproc.helper_memfd(sysc))
+        prep.console = prep.keep(_console(console_socket)) if console_socket else -1
+        prep.preserve = preserve_fds + extra
+        if subreaper:
+            sysc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is reparented to us
+        ps, cs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c1 = os.fork()
+        if c1 == 0:
+            ps.close()
+            from pyrunc.lifecycle import init
+            init.child1(sysc, cs, c, config, rootfs, prep, no_pivot)   # never returns
+        cs.close()
+        init_pid = _drive(ps, c1, c, config, mgr)
+        ps.close()
+        st = proc_stat(init_pid)
+        c.data.update(status="created", pid=init_pid, pid_start=st[1] if st else None)
+        c.data["namespaces"] = sorted(prep.ns.types)
+        c.data.pop("creator_pid", None)
+        c.data.pop("creator_start", None)
+        c.save()
+        if pid_file:
+            write_pid_file(pid_file, init_pid)
+        return c
+    except BaseException:
+        if init_pid:
+            try:
+                os.kill(init_pid, SIGKILL)
+            except OSError:
+                pass
+        _destroy(mgr, init_pid)
+        store.remove(cid)
+        raise
+    finally:
+        prep.close()
+
+
+def _drive(ps, c1, c, config, mgr):
+    """P's side of the protocol; returns the init's host pid."""
+    from pyrunc.linux import namespaces
+    init_pid = 0
+    seen_exec = False
+    try:
+        if mgr is not None:
+            mgr.add_pid(c1)
+        ps.send(b"G")
+        while True:
+            msg = ps.recv(65536)
+            if not msg:
+                break
+            kind, _, rest = msg.partition(b" ")
+            if kind == b"U":
+                namespaces.write_id_maps(c1, config)
+                ps.send(b"M")
+            elif kind == b"P":
+                init_pid = int(rest)
+                os.waitpid(c1, 0)
+                c1 = 0
+            elif kind == b"H":
+                _runtime_hooks(c, config, init_pid)
+                ps.send(b"h")
+            elif kind == b"X":
+                seen_exec = True
+            elif kind == b"E":
+                raise PyruncError(rest.decode(errors="replace"))
+    finally:
+        if c1:
+            try:
+                os.kill(c1, SIGKILL)
+            except OSError:
+                pass
+            os.waitpid(c1, 0)
+    if not seen_exec or not init_pid:
+        raise PyruncError("container init exited unexpectedly")
+    st = proc_stat(init_pid)
+    if st is None or st[0] in ("Z", "X"):
+        raise PyruncError("container init exited unexpectedly")
+    return init_pid
+
+
+def _runtime_hooks(c, config, init_pid):
+    """prestart (deprecated) and createRuntime, in the runtime namespace."""
+    from pyrunc.lifecycle import hooks
+    h = config.hooks
+    if not (h.prestart or h.create_runtime):
+        return
+    st = c.state_json("created")
+    st["pid"] = init_pid
+    # prestart sees "created" (as crun; runtime-tools hooks_stdin expects it)
+    hooks.run(h.prestart, "prestart", st)
+    st["status"] = "creating"
+    hooks.run(h.create_runtime, "create_runtime", st)
+
+
+def _cgroup(ctx, cid, config):
+    from pyrunc.linux import cgroups
+    lx = config.linux
+    mgr = cgroups.new_manager(lx.cgroups_path if lx else None, cid,
+                              systemd=bool(ctx.systemd_cgroup))
+    mgr.create()
+    try:
+        if lx and lx.resources is not None:
+            mgr.apply(lx.resources)
+    except BaseException:
+        mgr.destroy()
+        raise
+    return mgr
+
+
+def _freezer_file(mgr):
+    try:
+        return mgr.freezer_file()
+    except AttributeError:
+        return None
+
+
+def _destroy(mgr, init_pid):
+    if mgr is None:
+        return
+    try:
+        mgr.kill_all(SIGKILL)
+    except Exception:
+        pass
+    try:
+        mgr.destroy()
+    except Exception as e:
+        log.warn("cgroup cleanup: %s" % e)
+
+
+def _console(path):
+    from pyrunc.linux import console
+    return console.connect(path)
+
+
+def _listen_fds():
+    """Socket activation: LISTEN_FDS in pyrunc's own env adds preserved fds."""
+    v = os.environ.get("LISTEN_FDS")
+    if v and v.isdigit() and os.environ.get("LISTEN_PID", str(os.getpid())) == str(os.getpid()):
+        return int(v)
+    return 0

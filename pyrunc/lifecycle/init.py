@@ -1,0 +1,182 @@
+"""The container's side of create: C1 (namespaces) and C2 (the init).
+
+Both run in forked copies of pyrunc and never return: they exec the
+sealed init helper or _exit. Every failure is sent to P as "E <text>".
+Both are non-dumpable from the first instruction (CVE-2016-9962): no
+process of the container can ptrace them or open their /proc files.
+"""
+import fcntl
+import os
+
+from pyrunc.linux import sys as S
+
+
+def _fail(sock, e):
+    from pyrunc.errors import PyruncError
+    if isinstance(e, PyruncError):
+        text = str(e)
+    elif isinstance(e, OSError):
+        text = os.strerror(e.errno).lower() if e.errno else str(e)
+        if e.filename:
+            text = "%s: %s" % (e.filename, text)
+        if e.strerror and ":" in e.strerror:
+            text = "%s: %s" % (e.strerror.split(":")[0], text)
+    else:
+        text = "%s: %s" % (type(e).__name__, e)
+    try:
+        sock.send(b"E " + text.encode(errors="replace"))
+    except OSError:
+        pass
+
+
+def _expect(sock, what):
+    msg = sock.recv(64)
+    if msg != what:
+        os._exit(1)   # P went away or gave up
+
+
+def child1(sysc, sock, c, config, rootfs, prep, no_pivot):
+    code = 1
+    try:
+        sysc.prctl(S.PR_SET_DUMPABLE, 0)
+        sysc.prctl(S.PR_SET_PDEATHSIG, 9)
+        _expect(sock, b"G")
+        from pyrunc.linux import namespaces
+        ns = prep.ns
+        namespaces.join(sysc, ns)
+        if ns.new_user:
+            sysc.unshare(S.CLONE_NEWUSER)
+            sock.send(b"U")
+            _expect(sock, b"M")
+            try:
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
+            except OSError:
+                pass
+        if ns.unshare:
+            sysc.unshare(ns.unshare)
+        if ns.time_offsets:
+            namespaces.write_time_offsets(ns.time_offsets)
+        pid = os.fork()
+        if pid == 0:
+            child2(sysc, sock, c, config, rootfs, prep, no_pivot)
+        sock.send(b"P %d" % pid)
+        code = 0
+    except BaseException as e:
+        _fail(sock, e)
+    os._exit(code)
+
+
+def child2(sysc, sock, c, config, rootfs, prep, no_pivot):
+    try:
+        _init(sysc, sock, c, config, rootfs, prep, no_pivot)
+    except BaseException as e:
+        _fail(sock, e)
+    os._exit(1)
+
+
+def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
+    from pyrunc.linux import process as lproc
+    from pyrunc.linux import rootfs as lrootfs
+    from pyrunc.linux import rlimits, sysctl
+    from pyrunc.linux.procfs import Procfs
+    # after pivot_root the host's modules are out of reach: import now
+    # everything the steps after it use
+    import resource  # noqa: F401  (rlimits.apply)
+    import struct  # noqa: F401
+    if config.process is not None and config.process.terminal:
+        import socket  # noqa: F401
+        from pyrunc.linux import console  # noqa: F401
+
+    sysc.prctl(S.PR_SET_DUMPABLE, 0)
+    os.setsid()
+    ns = prep.ns
+    in_userns = "user" in ns.types
+    has_mntns = "mount" in ns.types
+    proc = config.process
+    procfs = Procfs.open(sysc)
+    if has_mntns:
+        rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns)
+    else:
+        rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns)
+    sock.send(b"H")
+    _expect(sock, b"h")
+    if config.hooks.create_container:
+        from pyrunc.lifecycle import hooks
+        st = c.state_json("creating")
+        st["pid"] = _host_pid_unknown()
+        hooks.run(config.hooks.create_container, "create_container", st)
+    nulls = []
+    if has_mntns and config.linux and config.linux.masked_paths:
+        # opened here, in our copy of the host's mount namespace: open_tree
+        # clones only mounts of the caller's namespace
+        devnull = lrootfs.open_host_devnull(sysc)
+        try:
+            nulls = lrootfs.devnull_clones(sysc, config, devnull)
+        finally:
+            os.close(devnull)
+    lrootfs.pivot(sysc, rootfd, rootfs, no_pivot if has_mntns else "chroot")
+    os.close(rootfd)
+    if has_mntns:
+        lrootfs.finalize(sysc, config, nulls)
+    if config.hostname is not None:
+        sysc.sethostname(config.hostname)
+    if config.domainname is not None:
+        sysc.setdomainname(config.domainname)
+    lx = config.linux
+    if lx and lx.sysctl:
+        sysctl.apply(procfs, lx.sysctl)
+    plan = lproc.InitPlan()
+    if proc is not None:
+        if proc.terminal:
+            from pyrunc.linux import console
+            console.setup(sysc, prep.console, proc.console_size)
+        lproc.apply_attributes(sysc, proc, lx.personality if lx else None, procfs)
+        lproc.chdir(proc.cwd)
+        env = list(proc.env)
+        if prep.preserve and os.environ.get("LISTEN_FDS"):
+            env = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+            env += ["LISTEN_FDS=" + os.environ["LISTEN_FDS"], "LISTEN_PID=1"]
+        plan.path = lproc.find_executable(proc.args[0], env) if proc.args else ""
+        plan.argv = proc.args
+        plan.envp = env
+        plan.uid, plan.gid = proc.user.uid, proc.user.gid
+        plan.groups = proc.user.additional_gids
+        plan.flags |= lproc.F_SET_CREDS
+        if prep.caps is not None:
+            plan.caps = prep.caps
+            plan.last_cap = sysc.last_cap()
+            plan.flags |= lproc.F_SET_CAPS
+        if proc.no_new_privileges:
+            plan.flags |= lproc.F_NNP
+    if prep.seccomp is not None:
+        plan.bpf, plan.seccomp_flags = prep.seccomp
+        plan.flags |= lproc.F_SECCOMP
+        if not (proc and proc.no_new_privileges):
+            plan.flags |= lproc.F_SECCOMP_EARLY
+    procfs.close()
+    # fds the helper keeps go above the preserved range; preserved fds are
+    # made inheritable; everything else of ours is close-on-exec already
+    base = 3 + prep.preserve
+    for fd in range(3, base):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
+    plan.flags |= lproc.F_WAIT_FIFO
+    plan.fifo_fd = fcntl.fcntl(prep.fifo, fcntl.F_DUPFD, base)
+    fl = fcntl.fcntl(plan.fifo_fd, fcntl.F_GETFL)
+    fcntl.fcntl(plan.fifo_fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+    plan.report_fd = fcntl.fcntl(prep.done, fcntl.F_DUPFD, base)
+    plan.preserve_fds = prep.preserve
+    pfd = lproc.plan_memfd(sysc, plan)
+    planfd = fcntl.fcntl(pfd, fcntl.F_DUPFD, base)
+    os.close(pfd)
+    rlimits.apply(prep.rlimits)
+    sock.send(b"X")
+    os.execve(prep.helper, ["pyrunc-init", str(planfd)], {})
+
+
+def _host_pid_unknown():
+    # the init knows only its pid in the container's pid namespace
+    return os.getpid()

@@ -1,0 +1,91 @@
+"""start: release the waiting init so it execs the user's process."""
+import errno
+import os
+
+from pyrunc import log
+from pyrunc.errors import PyruncError
+from pyrunc.lifecycle.common import in_container, signal_init, stored_config
+from pyrunc.state import Store
+
+
+def start(ctx, cid):
+    store = Store(ctx.root)
+    c = store.load(cid)
+    lock = store.lock(cid)
+    try:
+        status = c.status()
+        if status == "stopped":
+            raise PyruncError("cannot start a container that has stopped")
+        if status != "created":
+            raise PyruncError("cannot start an already running container"
+                              if status in ("running", "paused") else
+                              "cannot start a container in the %s state" % status)
+        config = stored_config(c)
+        if config.process is None:
+            raise PyruncError("process is required to start the container")
+        if config.hooks.start_container:
+            from pyrunc.lifecycle import hooks
+            st = c.state_json("running")
+
+            def run_hooks():
+                hooks.run(config.hooks.start_container, "start_container", st)
+            try:
+                in_container(c, run_hooks)
+            except PyruncError:
+                _kill(c)
+                raise
+        release(c)
+    finally:
+        os.close(lock)
+    if config.hooks.poststart:
+        from pyrunc.lifecycle import hooks
+        try:
+            hooks.run(config.hooks.poststart, "poststart", c.state_json("running"))
+        except PyruncError:
+            # spec 1.3.0: a failing poststart hook is an error and stops the container
+            _kill(c)
+            raise
+    return c
+
+
+def release(c):
+    """Open the exec fifo for writing (the init polls its read end), then
+    read the done fifo to EOF: EOF alone means the execve succeeded, any
+    bytes are the init helper's error."""
+    done = os.open(c.path("done.fifo"), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        try:
+            w = os.open(c.path("exec.fifo"), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            if e.errno == errno.ENXIO:      # no reader: the init is gone
+                raise PyruncError("cannot start a container that has stopped") from None
+            raise
+        try:
+            os.write(w, b"0")
+        finally:
+            os.close(w)
+        os.set_blocking(done, True)
+        out = b""
+        while True:
+            b = os.read(done, 4096)
+            if not b:
+                break
+            out += b
+    finally:
+        os.close(done)
+        for name in ("exec.fifo", "done.fifo"):
+            try:
+                os.unlink(c.path(name))
+            except FileNotFoundError:
+                pass
+    if out:
+        raise PyruncError("unable to start container process: %s" % out.decode(errors="replace"))
+
+
+def _kill(c):
+    try:
+        signal_init(c, 9)
+    except PyruncError:
+        pass
+    except OSError as e:
+        log.warn("kill: %s" % e)

@@ -1,0 +1,14 @@
+"""Linux layers, one module per concern of config.json:
+
+  sys.py         the syscall seam (real shim, or a recording fake in tests)
+  namespaces.py  linux.namespaces, uid/gid mappings, timeOffsets
+  paths.py       resolving container paths inside the rootfs
+  mounts.py      mounts[] and their options
+  rootfs.py      root, pivot_root, rootfsPropagation, masked/readonly paths
+  devices.py     default devices, linux.devices, /dev symlinks
+  procfs.py      a private, verified procfs handle for every /proc write
+  console.py     process.terminal and --console-socket
+  process.py     process attributes and the plan for the init helper
+  capabilities.py, rlimits.py, seccomp.py   process security
+  cgroups/       linux.resources behind one driver interface
+"""

@@ -1,0 +1,103 @@
+"""Mounts of type "cgroup" inside the container (/sys/fs/cgroup).
+
+Pure v2 host: one cgroup2 mount (inside a cgroup namespace it shows the
+container's cgroup as its root). v1 and hybrid hosts: a tmpfs, then one
+mount per host hierarchy: a fresh mount of that hierarchy when the
+container has its own cgroup namespace (its root is the container's
+cgroup), else a bind of the container's own cgroup directory, as runc does.
+"""
+import os
+
+from pyrunc.linux import mounts
+from pyrunc.linux import sys as S
+
+
+def _host_hierarchies():
+    """[(mountpoint, fstype, super options)] of cgroup mounts under /sys/fs/cgroup."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            fstype, _src, sopts = post.split()[:3]
+            if fstype in ("cgroup", "cgroup2") and fields[4].startswith("/sys/fs/cgroup"):
+                out.append((fields[4], fstype, sopts))
+    return out
+
+
+def _own_cgroups():
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            for c in (ctrls.split(",") if ctrls else [""]):
+                own[c] = path
+    return own
+
+
+def _in_cgroupns():
+    try:
+        return os.readlink("/proc/self/ns/cgroup") != os.readlink("/proc/1/ns/cgroup")
+    except OSError:
+        return False
+
+
+def mount_cgroup(sysc, target, o):
+    hier = _host_hierarchies()
+    ro = bool(o.attr_set & S.MOUNT_ATTR_RDONLY) or bool(o.flags & S.MS_RDONLY)
+    attrs = S.MOUNT_ATTR_NOSUID | S.MOUNT_ATTR_NODEV | S.MOUNT_ATTR_NOEXEC | (
+        S.MOUNT_ATTR_RDONLY if ro else 0)
+    if len(hier) == 1 and hier[0][0] == "/sys/fs/cgroup" and hier[0][1] == "cgroup2":
+        _fresh(sysc, target, "cgroup2", [], attrs)
+        return
+    cgns = _in_cgroupns()
+    own = _own_cgroups()
+    opts = mounts.Options()
+    opts.data = ["mode=755"]
+    # the fd of the new tmpfs keeps naming its root after it is attached
+    root = mounts.new_fs(sysc, "tmpfs", "tmpfs", opts)
+    try:
+        mounts._attach(sysc, root, target)
+        for mp, fstype, sopts in hier:
+            name = os.path.basename(mp)
+            if mp == "/sys/fs/cgroup":
+                continue
+            os.mkdir(name, 0o755, dir_fd=root)
+            sub = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root)
+            try:
+                if cgns:
+                    ctrl = [x for x in sopts.split(",") if x not in ("rw", "ro")]
+                    _fresh(sysc, sub, fstype, ctrl, attrs)
+                else:
+                    key = "" if fstype == "cgroup2" else ",".join(
+                        x for x in sopts.split(",") if x not in ("rw", "ro"))
+                    path = own.get(key)
+                    if path is None:
+                        path = own.get(key.replace("name=", "name="), "/")
+                    tree = mounts.bind_tree(sysc, mp + path, False)
+                    try:
+                        sysc.mount_setattr(tree, "", S.AT_EMPTY_PATH, attrs, 0)
+                        mounts._attach(sysc, tree, sub)
+                    finally:
+                        os.close(tree)
+            finally:
+                os.close(sub)
+        if ro:
+            sysc.mount_setattr(root, "", S.AT_EMPTY_PATH, S.MOUNT_ATTR_RDONLY, 0)
+    finally:
+        os.close(root)
+
+
+def _fresh(sysc, target, fstype, data, attrs):
+    fs = sysc.fsopen(fstype)
+    try:
+        for d in data:
+            sysc.fsconfig(fs, S.FSCONFIG_SET_FLAG, d)
+        sysc.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
+        m = sysc.fsmount(fs, S.FSMOUNT_CLOEXEC, attrs)
+    finally:
+        os.close(fs)
+    try:
+        mounts._attach(sysc, m, target)
+    finally:
+        os.close(m)

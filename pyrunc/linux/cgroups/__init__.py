@@ -1,0 +1,427 @@
+"""cgroup management for pyrunc: detection and the one driver interface.
+
+This module is on the hot path of ``create``: it imports nothing but ``os``;
+each driver lives in its own module and is imported only when needed.
+
+Drivers (``detect(root)`` picks one)
+  * ``"v2"``     unified hierarchy at ``root`` (``root/cgroup.controllers``
+                 exists): module ``v2``.
+  * ``"hybrid"`` v1 hierarchies under ``root/<controller>`` plus a cgroup2
+                 mount at ``root/unified``: module ``hybrid``.  The container
+                 joins every v1 hierarchy *and* the unified one (as runc);
+                 controllers bound only to cgroup2 (hugetlb on this host, or
+                 rdma) and ``unified`` keys are applied there.
+  * ``"v1"``     v1 hierarchies only: module ``v1``.
+  A v1 hierarchy is a sub-directory of ``root`` holding ``cgroup.procs``
+  whose name lists its controllers (``cpu,cpuacct``; ``systemd`` means
+  ``name=systemd``); symlinks to co-mounted hierarchies are skipped.
+
+Interface
+  detect(root="/sys/fs/cgroup") -> "v1" | "v2" | "hybrid"
+  new_manager(cgroups_path, container_id, *, root="/sys/fs/cgroup",
+              systemd=False, own_cgroup=None, driver=None) -> Manager
+      cgroupsPath absolute: relative to each hierarchy root.  Relative:
+      relative to pyrunc's own cgroup in that hierarchy (``own_cgroup``: a
+      dict controller -> path as in /proc/self/cgroup, "" for cgroup2, or a
+      single path; default: read /proc/self/cgroup).  Absent or empty:
+      ``/pyrunc/<id>``.  ``..`` can not climb above the hierarchy root.
+      ``systemd=True`` goes to the systemd stub, which raises.
+  Manager.from_dict(d)   rebuild from ``to_dict()`` (state dir record).
+  m.create()             mkdir -p in every hierarchy, remembering what it
+                         created; a pre-existing cgroup with processes is
+                         refused unless the path was given explicitly (then a
+                         warning is appended to ``m.warnings``).
+  m.apply(res, default_devices=True)  write every resource file.  A
+                         controller the config refers to that is missing is
+                         an error.  Device rules: deny-all, the config rules
+                         in order, then ``devices.DEFAULT_RULES`` (v1 files or
+                         a v2 eBPF program).
+  m.update(res)          like apply, without touching device rules; the
+                         caller merges (``resources.merge_update``) or passes
+                         ``resources.only_set(update)``.
+  m.add_pid(pid)         write pid to cgroup.procs in every hierarchy.
+  m.pids() -> [int]      every pid in the container cgroup, recursively.
+  m.freeze() / m.thaw() / m.frozen() -> bool
+  m.freezer_file() -> str|None  file whose content is FROZEN (v1) or 1 (v2)
+                         while paused, for a cheap ``state`` check.
+  m.stats() -> dict      the "data" object of ``runc events --stats``.
+  m.oom_count() -> int   oom_kill counter (for OOM notifications).
+  m.kill_all(sig)        signal every process (freeze, signal, thaw).
+  m.destroy()            remove only the dirs this manager created, deepest
+                         first, retrying while processes exit.
+  m.to_dict()            JSON-serialisable record.
+  m.warnings             list of non-fatal messages for the caller to log.
+
+Every file access goes through the module-level functions ``read_file``,
+``write_file``, ``mkdir``, ``rmdir`` and ``kill`` below (looked up at call
+time), and every path starts at ``m.root``, so tests run the same logic on a
+fake cgroupfs tree in a temp dir.  Set ``m.trace = []`` to record the
+sequence of ``(path, value)`` writes.
+"""
+
+import os
+
+DEFAULT_ROOT = "/sys/fs/cgroup"
+
+
+class CgroupError(Exception):
+    """A cgroup operation failed; the message is meant for the user."""
+
+
+# --- the file-system seam -----------------------------------------------
+
+def _oserr(op, path, e):
+    msg = (e.strerror or str(e)).lower()
+    err = CgroupError("%s %s: %s" % (op, path, msg))
+    err.errno = e.errno
+    return err
+
+
+def read_file(path):
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise _oserr("open", path, e) from None
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+    except OSError as e:
+        raise _oserr("read", path, e) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode()
+
+
+def write_file(path, data):
+    """One write(2) of ``data``: cgroupfs parses each write separately."""
+    if not isinstance(data, bytes):
+        data = str(data).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
+    except OSError as e:
+        raise _oserr("open", path, e) from None
+    try:
+        os.write(fd, data)
+    except OSError as e:
+        raise _oserr("write %r to" % data.decode(errors="replace"), path, e) from None
+    finally:
+        os.close(fd)
+
+
+def mkdir(path):
+    os.mkdir(path, 0o755)
+
+
+def rmdir(path):
+    os.rmdir(path)
+
+
+def kill(pid, sig):
+    os.kill(pid, sig)
+
+
+# --- detection and paths --------------------------------------------------
+
+def detect(root=DEFAULT_ROOT):
+    if os.path.exists(root + "/cgroup.controllers"):
+        return "v2"
+    if os.path.exists(root + "/unified/cgroup.controllers"):
+        return "hybrid"
+    return "v1"
+
+
+def own_cgroups(proc_file="/proc/self/cgroup"):
+    """{controller: path} from /proc/self/cgroup; "" is the cgroup2 entry."""
+    out = {}
+    for line in read_file(proc_file).splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[1] == "":
+            out[""] = parts[2]
+        for c in parts[1].split(","):
+            if c:
+                out[c] = parts[2]
+    return out
+
+
+def clean_path(p):
+    """Lexically clean an absolute cgroup path; '..' stops at '/'."""
+    p = os.path.normpath("/" + p)
+    if p.startswith("//"):
+        p = "/" + p.lstrip("/")
+    return p
+
+
+def resolve_path(cgroups_path, container_id, controllers, own):
+    """Inner path (from a hierarchy root) for a hierarchy with the given
+    controller names (first known one wins for relative paths)."""
+    p = cgroups_path or ("/pyrunc/" + container_id)
+    if p.startswith("/"):
+        inner = clean_path(p)
+    else:
+        base = "/"
+        if isinstance(own, str):
+            base = own
+        else:
+            for c in controllers:
+                if c in own:
+                    base = own[c]
+                    break
+        inner = clean_path(base + "/" + p)
+    if inner == "/":
+        raise CgroupError("invalid cgroupsPath %r: resolves to the cgroup root"
+                          % cgroups_path)
+    return inner
+
+
+def new_manager(cgroups_path, container_id, *, root=DEFAULT_ROOT, systemd=False,
+                own_cgroup=None, driver=None):
+    if systemd:
+        from pyrunc.linux.cgroups import systemd as sd
+        sd.check()
+    kind = driver or detect(root)
+    cls = driver_class(kind)
+    explicit = bool(cgroups_path)
+    if own_cgroup is None and cgroups_path and not cgroups_path.startswith("/"):
+        own_cgroup = own_cgroups()
+    return cls.new(root, cgroups_path, container_id, own_cgroup or {}, explicit)
+
+
+def driver_class(kind):
+    if kind == "v1":
+        from pyrunc.linux.cgroups.v1 import V1Manager as cls
+    elif kind == "v2":
+        from pyrunc.linux.cgroups.v2 import V2Manager as cls
+    elif kind == "hybrid":
+        from pyrunc.linux.cgroups.hybrid import HybridManager as cls
+    else:
+        raise CgroupError("unknown cgroup driver %r" % (kind,))
+    return cls
+
+
+# --- the common manager -----------------------------------------------------
+
+class Manager:
+    """Base of the drivers.  ``paths`` maps a hierarchy key (v1: the mount
+    dir name such as ``memory`` or ``cpu,cpuacct``; hybrid also
+    ``unified``; v2: ``""``) to the container's inner path."""
+
+    kind = None
+    _RMDIR_TRIES = 8
+
+    def __init__(self, root, paths, container_id=None, created=(), explicit=False):
+        self.root = root.rstrip("/") or "/"
+        self.paths = dict(paths)
+        self.id = container_id
+        self.created = list(created)
+        self.explicit = bool(explicit)
+        self.warnings = []
+        self.trace = None
+
+    # -- record -----------------------------------------------------------
+    def to_dict(self):
+        return {"driver": self.kind, "root": self.root, "id": self.id,
+                "paths": dict(self.paths), "created": list(self.created),
+                "explicit": self.explicit}
+
+    @classmethod
+    def from_dict(cls, d):
+        klass = driver_class(d["driver"])
+        return klass(d["root"], d["paths"], d.get("id"), d.get("created", ()),
+                     d.get("explicit", False))
+
+    # -- paths --------------------------------------------------------------
+    def key_dir(self, key):
+        """Absolute hierarchy root for a key."""
+        return self.root + "/" + key if key else self.root
+
+    def dir(self, key):
+        """Absolute container cgroup dir in the hierarchy ``key``."""
+        return self.key_dir(key) + self.paths[key]
+
+    # -- io helpers ---------------------------------------------------------
+    def _read(self, path):
+        return read_file(path)
+
+    def _write(self, path, value):
+        if self.trace is not None:
+            self.trace.append((path, str(value)))
+        write_file(path, value)
+
+    def _exists(self, path):
+        return os.path.exists(path)
+
+    # -- lifecycle ----------------------------------------------------------
+    def _procs_key(self):
+        return next(iter(self.paths))
+
+    def _init_dir(self, key, path, parent):
+        """Hook run on every existing or new level of the path, top-down."""
+
+    def create(self):
+        pk = self._procs_key()
+        procs_dir = self.dir(pk)
+        if os.path.isdir(procs_dir):
+            pids = self._collect_pids(procs_dir)
+            if pids:
+                if not self.explicit:
+                    raise CgroupError("container's cgroup is not empty: %d "
+                                      "process(es) found in %s" % (len(pids), procs_dir))
+                self.warnings.append("container's cgroup is not empty: %d "
+                                     "process(es) found" % len(pids))
+        for key in self.paths:
+            self._create_one(key)
+
+    def _create_one(self, key):
+        cur = self.key_dir(key)
+        for part in self.paths[key].strip("/").split("/"):
+            parent, cur = cur, cur + "/" + part
+            if not os.path.isdir(cur):
+                try:
+                    mkdir(cur)
+                except FileExistsError:
+                    pass
+                except OSError as e:
+                    raise _oserr("mkdir", cur, e) from None
+                else:
+                    self.created.append(cur)
+            self._init_dir(key, cur, parent)
+
+    def add_pid(self, pid):
+        for key in self.paths:
+            self._write(self.dir(key) + "/cgroup.procs", pid)
+
+    def _collect_pids(self, top):
+        out = []
+        for d, subdirs, _files in os.walk(top):
+            try:
+                text = self._read(d + "/cgroup.procs")
+            except CgroupError:
+                continue
+            out.extend(int(x) for x in text.split())
+        return out
+
+    def pids(self):
+        d = self.dir(self._procs_key())
+        if not os.path.isdir(d):
+            return []
+        return sorted(set(self._collect_pids(d)))
+
+    def kill_all(self, sig):
+        pids = self.pids()
+        if not pids:
+            return
+        was_frozen = True
+        try:
+            was_frozen = self.frozen()
+            if not was_frozen:
+                self.freeze()
+        except CgroupError:
+            was_frozen = True
+        try:
+            for pid in self.pids():
+                try:
+                    kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if not was_frozen:
+                self.thaw()
+
+    def _rmdir_retry(self, path):
+        import time
+        delay = 0.01
+        for i in range(self._RMDIR_TRIES):
+            try:
+                rmdir(path)
+                return None
+            except FileNotFoundError:
+                return None
+            except OSError as e:
+                import errno
+                if e.errno not in (errno.EBUSY, errno.ENOTEMPTY, errno.EAGAIN):
+                    return e
+                if i == self._RMDIR_TRIES - 1:
+                    return e
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        return None
+
+    def _remove_tree(self, path):
+        """Remove the container's own cgroup and any sub-cgroups made inside
+        it (by the container), deepest first."""
+        errs = []
+        try:
+            subdirs = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return errs
+        for s in subdirs:
+            errs.extend(self._remove_tree(s))
+        e = self._rmdir_retry(path)
+        if e is not None:
+            errs.append(_oserr("rmdir", path, e))
+        return errs
+
+    def destroy(self):
+        leaves = {self.dir(k) for k in self.paths}
+        errs = []
+        remaining = []
+        for d in sorted(self.created, key=lambda p: p.count("/"), reverse=True):
+            if d in leaves:
+                e = self._remove_tree(d)
+                if e:
+                    errs.extend(e)
+                    remaining.append(d)
+            else:
+                # an ancestor we made: other containers may live under it now
+                e = self._rmdir_retry(d)
+                if e is not None:
+                    import errno
+                    if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                        errs.append(_oserr("rmdir", d, e))
+                    remaining.append(d)
+        self.created = [d for d in self.created if d in remaining]
+        if errs:
+            raise CgroupError("; ".join(str(e) for e in errs))
+
+    # -- driver specific ----------------------------------------------------
+    def apply(self, resources, default_devices=True):
+        self._apply(resources, True, default_devices)
+
+    def update(self, resources):
+        self._apply(resources, False, False)
+
+    def _apply(self, resources, devices, default_devices):
+        raise NotImplementedError
+
+    def freeze(self):
+        raise NotImplementedError
+
+    def thaw(self):
+        raise NotImplementedError
+
+    def frozen(self):
+        raise NotImplementedError
+
+    def freezer_file(self):
+        raise NotImplementedError
+
+    def stats(self):
+        raise NotImplementedError
+
+    def oom_count(self):
+        raise NotImplementedError
+
+
+def flat_key(text, key):
+    """Value of ``key`` in a flat-keyed file ("key value" lines), or 0."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == key:
+            return int(parts[1])
+    return 0

@@ -1,0 +1,281 @@
+"""mounts[] and their options (config.md's table), through the new mount API.
+
+A bind mount is open_tree(OPEN_TREE_CLONE) of the host source, given its
+attributes with mount_setattr while detached, and attached with move_mount
+onto an O_PATH fd of the destination that paths.py resolved inside the
+rootfs. Any other filesystem is fsopen/fsconfig/fsmount + move_mount.
+No mount ever re-resolves a destination string.
+"""
+import os
+import stat
+
+from pyrunc.errors import PyruncError
+from pyrunc.linux import paths
+from pyrunc.linux import sys as S
+
+# option -> (set attr, clear attr) for mount_setattr
+_ATTR = {
+    "ro": (S.MOUNT_ATTR_RDONLY, 0), "rw": (0, S.MOUNT_ATTR_RDONLY),
+    "nosuid": (S.MOUNT_ATTR_NOSUID, 0), "suid": (0, S.MOUNT_ATTR_NOSUID),
+    "nodev": (S.MOUNT_ATTR_NODEV, 0), "dev": (0, S.MOUNT_ATTR_NODEV),
+    "noexec": (S.MOUNT_ATTR_NOEXEC, 0), "exec": (0, S.MOUNT_ATTR_NOEXEC),
+    "nosymfollow": (S.MOUNT_ATTR_NOSYMFOLLOW, 0), "symfollow": (0, S.MOUNT_ATTR_NOSYMFOLLOW),
+    "nodiratime": (S.MOUNT_ATTR_NODIRATIME, 0), "diratime": (0, S.MOUNT_ATTR_NODIRATIME),
+    "noatime": (S.MOUNT_ATTR_NOATIME, S.MOUNT_ATTR__ATIME),
+    "relatime": (S.MOUNT_ATTR_RELATIME, S.MOUNT_ATTR__ATIME),
+    "strictatime": (S.MOUNT_ATTR_STRICTATIME, S.MOUNT_ATTR__ATIME),
+    "atime": (0, 0), "norelatime": (0, 0), "nostrictatime": (0, 0),
+}
+# legacy mount(2) flags for filesystems that get them at fsmount time
+_FLAGS = {
+    "ro": S.MS_RDONLY, "nosuid": S.MS_NOSUID, "nodev": S.MS_NODEV, "noexec": S.MS_NOEXEC,
+    "sync": S.MS_SYNCHRONOUS, "dirsync": S.MS_DIRSYNC, "mand": S.MS_MANDLOCK,
+    "noatime": S.MS_NOATIME, "nodiratime": S.MS_NODIRATIME, "relatime": S.MS_RELATIME,
+    "strictatime": S.MS_STRICTATIME, "nosymfollow": S.MS_NOSYMFOLLOW,
+    "lazytime": S.MS_LAZYTIME, "iversion": S.MS_I_VERSION, "silent": S.MS_SILENT,
+}
+PROPAGATION = {
+    "private": S.MS_PRIVATE, "shared": S.MS_SHARED, "slave": S.MS_SLAVE,
+    "unbindable": S.MS_UNBINDABLE,
+}
+# options that are meaningful and need no action here (or are handled elsewhere)
+_NOOP = {"defaults", "async", "rw", "dev", "suid", "exec", "atime", "diratime", "norelatime",
+         "nostrictatime", "symfollow", "loud", "nomand", "nolazytime", "noiversion",
+         "nosync", "nodirsync", "acl", "noacl"}
+FS_TYPES_NEED_DIR = ("proc", "sysfs")
+
+
+class Options:
+    __slots__ = ("bind", "recursive", "attr_set", "attr_clr", "rattr_set", "rattr_clr",
+                 "flags", "propagation", "data", "tmpcopyup", "idmap")
+
+    def __init__(self):
+        self.bind = self.recursive = self.tmpcopyup = self.idmap = False
+        self.attr_set = self.attr_clr = self.rattr_set = self.rattr_clr = self.flags = 0
+        self.propagation = []
+        self.data = []
+
+
+def parse_options(options):
+    o = Options()
+    for opt in options:
+        if opt in ("bind", "rbind"):
+            o.bind = True
+            o.recursive = o.recursive or opt == "rbind"
+        elif opt in PROPAGATION:
+            o.propagation.append((PROPAGATION[opt], False))
+        elif opt[:1] == "r" and opt[1:] in PROPAGATION:
+            o.propagation.append((PROPAGATION[opt[1:]], True))
+        elif opt in _ATTR:
+            a, c = _ATTR[opt]
+            o.attr_set = (o.attr_set & ~c) | a
+            o.attr_clr = (o.attr_clr | c) & ~a if opt not in ("rw", "suid", "dev", "exec", "symfollow", "diratime") else o.attr_clr | c
+            if opt in ("rw", "suid", "dev", "exec", "symfollow", "diratime"):
+                o.attr_set &= ~c
+            o.flags |= _FLAGS.get(opt, 0)
+            if opt == "rw":
+                o.flags &= ~S.MS_RDONLY
+        elif opt[:1] == "r" and opt[1:] in _ATTR:
+            a, c = _ATTR[opt[1:]]
+            o.rattr_set = (o.rattr_set & ~c) | a
+            o.rattr_clr |= c
+            if opt[1:] in ("rw", "suid", "dev", "exec", "symfollow", "diratime"):
+                o.rattr_set &= ~c
+        elif opt == "tmpcopyup":
+            o.tmpcopyup = True
+        elif opt in ("idmap", "ridmap"):
+            o.idmap = True
+            o.recursive = o.recursive or opt == "ridmap"
+        elif opt in _FLAGS:
+            o.flags |= _FLAGS[opt]
+        elif opt in _NOOP:
+            pass
+        else:
+            o.data.append(opt)
+    return o
+
+
+def _set_attrs(sysc, fd, o):
+    if o.attr_set or o.attr_clr:
+        sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH, o.attr_set, o.attr_clr)
+    if o.rattr_set or o.rattr_clr:
+        sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, o.rattr_set, o.rattr_clr)
+
+
+def set_propagation(sysc, fd, propagation):
+    for flag, rec in propagation:
+        sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if rec else 0),
+                           propagation=flag)
+
+
+def _attach(sysc, treefd, targetfd):
+    sysc.move_mount(treefd, "", targetfd, "",
+                    S.MOVE_MOUNT_F_EMPTY_PATH | S.MOVE_MOUNT_T_EMPTY_PATH)
+
+
+def bind_tree(sysc, source_fd_or_path, recursive):
+    """A detached copy of a mount tree (open_tree(OPEN_TREE_CLONE))."""
+    flags = S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC | (S.AT_RECURSIVE if recursive else 0)
+    if isinstance(source_fd_or_path, int):
+        return sysc.open_tree(source_fd_or_path, "", flags | S.AT_EMPTY_PATH)
+    return sysc.open_tree(-100, source_fd_or_path, flags)
+
+
+def new_fs(sysc, fstype, source, o, label=None):
+    """A detached new filesystem instance (fsopen/fsconfig/fsmount)."""
+    fs = sysc.fsopen(fstype)
+    try:
+        if source:
+            sysc.fsconfig(fs, S.FSCONFIG_SET_STRING, "source", source)
+        for d in o.data:
+            k, eq, v = d.partition("=")
+            if eq:
+                sysc.fsconfig(fs, S.FSCONFIG_SET_STRING, k, v)
+            else:
+                sysc.fsconfig(fs, S.FSCONFIG_SET_FLAG, k)
+        if label:
+            sysc.fsconfig(fs, S.FSCONFIG_SET_STRING, "context", label)
+        if o.flags & S.MS_RDONLY:
+            sysc.fsconfig(fs, S.FSCONFIG_SET_FLAG, "ro")
+        for flag, key in ((S.MS_SYNCHRONOUS, "sync"), (S.MS_DIRSYNC, "dirsync"),
+                          (S.MS_LAZYTIME, "lazytime"), (S.MS_MANDLOCK, "mand"),
+                          (S.MS_SILENT, "silent"), (S.MS_I_VERSION, "iversion")):
+            if o.flags & flag:
+                try:
+                    sysc.fsconfig(fs, S.FSCONFIG_SET_FLAG, key)
+                except OSError:
+                    pass
+        try:
+            sysc.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
+        except OSError as e:
+            raise OSError(e.errno, "mount %s: %s" % (fstype, _fs_log(fs) or os.strerror(e.errno)))
+        return sysc.fsmount(fs, S.FSMOUNT_CLOEXEC, o.attr_set)
+    finally:
+        os.close(fs)
+
+
+def _fs_log(fs):
+    try:
+        return os.read(fs, 512).decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def mount_one(sysc, rootfd, m, mount_label=None):
+    """Mount one config.json mount inside the rootfs."""
+    o = parse_options(m.options)
+    fstype = m.type or ("bind" if o.bind else None)
+    dest = m.destination
+    if not dest.startswith("/"):
+        dest = "/" + dest   # relative destinations are deprecated; runc treats them so
+    if o.bind or fstype == "bind":
+        src = m.source
+        if not src:
+            raise PyruncError("mount %s: bind mount needs a source" % dest)
+        try:
+            st = os.stat(src)
+        except OSError as e:
+            raise PyruncError("mount %s: source %s: %s" % (dest, src, os.strerror(e.errno).lower()))
+        tree = bind_tree(sysc, src, o.recursive)
+        try:
+            target = (paths.mkdir_all(sysc, rootfd, dest) if stat.S_ISDIR(st.st_mode)
+                      else paths.create_file(sysc, rootfd, dest))
+            try:
+                _set_attrs(sysc, tree, o)
+                _attach(sysc, tree, target)
+            finally:
+                os.close(target)
+        finally:
+            os.close(tree)
+        _after_attach(sysc, rootfd, dest, o)
+        return
+    if fstype in FS_TYPES_NEED_DIR:
+        # /proc and /sys must be real directories of the image, not symlinks
+        # (CVE-2019-19921, CVE-2023-27561)
+        try:
+            target = paths.open_in_root(sysc, rootfd, dest,
+                                        resolve=S.RESOLVE_IN_ROOT | S.RESOLVE_NO_SYMLINKS)
+        except FileNotFoundError:
+            target = paths.mkdir_all(sysc, rootfd, dest)
+        except OSError as e:
+            if e.errno == 40:  # ELOOP: a symlink somewhere in the path
+                raise PyruncError('filesystem "%s" must be mounted on ordinary directory' % fstype)
+            raise
+        if not stat.S_ISDIR(os.fstat(target).st_mode):
+            os.close(target)
+            raise PyruncError('filesystem "%s" must be mounted on ordinary directory' % fstype)
+    else:
+        target = paths.mkdir_all(sysc, rootfd, dest)
+    try:
+        copy_from = None
+        if o.tmpcopyup:
+            copy_from = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=target)
+        label = mount_label if fstype in ("tmpfs", "mqueue", "devpts") else None
+        if fstype == "cgroup":
+            from pyrunc.linux import cgroupfs
+            cgroupfs.mount_cgroup(sysc, target, o)
+            return
+        tree = new_fs(sysc, fstype, m.source, o, label)
+        try:
+            if o.rattr_set or o.rattr_clr:
+                _set_attrs(sysc, tree, o)
+            _attach(sysc, tree, target)
+        finally:
+            os.close(tree)
+        if copy_from is not None:
+            try:
+                newfd = paths.open_in_root(sysc, rootfd, dest, os.O_RDONLY | os.O_DIRECTORY
+                                           | os.O_CLOEXEC)
+                try:
+                    copy_tree(copy_from, newfd)
+                finally:
+                    os.close(newfd)
+            finally:
+                os.close(copy_from)
+    finally:
+        os.close(target)
+    _after_attach(sysc, rootfd, dest, o)
+
+
+def _after_attach(sysc, rootfd, dest, o):
+    if not o.propagation:
+        return
+    fd = paths.open_in_root(sysc, rootfd, dest)
+    try:
+        set_propagation(sysc, fd, o.propagation)
+    finally:
+        os.close(fd)
+
+
+def copy_tree(src_fd, dst_fd):
+    """tmpcopyup: copy the directory under a new tmpfs into it (fd-relative)."""
+    import shutil
+    for entry in os.scandir(src_fd):
+        name = entry.name
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(name, stat.S_IMODE(st.st_mode), dir_fd=dst_fd)
+            s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                        dir_fd=src_fd)
+            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                        dir_fd=dst_fd)
+            try:
+                copy_tree(s, d)
+            finally:
+                os.close(s)
+                os.close(d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=src_fd), name, dir_fd=dst_fd)
+        elif stat.S_ISREG(st.st_mode):
+            s = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
+            d = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                        stat.S_IMODE(st.st_mode), dir_fd=dst_fd)
+            try:
+                with os.fdopen(s, "rb", closefd=False) as fs, os.fdopen(d, "wb", closefd=False) as fdst:
+                    shutil.copyfileobj(fs, fdst)
+            finally:
+                os.close(s)
+                os.close(d)
+        else:
+            continue
+        os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)

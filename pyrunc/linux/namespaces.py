@@ -1,0 +1,154 @@
+"""linux.namespaces, uid/gid mappings and timeOffsets.
+
+A namespace with a path is joined (setns), one without is created
+(unshare), a type not listed is inherited. A path must name a namespace
+of the listed type (checked with NS_GET_NSTYPE), a type may appear once.
+"""
+import os
+
+from pyrunc.errors import ConfigError, PyruncError
+from pyrunc.linux import sys as S
+
+FLAGS = {
+    "pid": S.CLONE_NEWPID, "network": S.CLONE_NEWNET, "mount": S.CLONE_NEWNS,
+    "ipc": S.CLONE_NEWIPC, "uts": S.CLONE_NEWUTS, "user": S.CLONE_NEWUSER,
+    "cgroup": S.CLONE_NEWCGROUP, "time": S.CLONE_NEWTIME,
+}
+# /proc/<pid>/ns/<name> for each type (exec joins a running container's)
+PROC_NAME = {
+    "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+    "user": "user", "cgroup": "cgroup", "time": "time",
+}
+NS_GET_NSTYPE = 0xB703
+# join order: user first (it owns the others), mount last (it changes /)
+JOIN_ORDER = ("user", "pid", "network", "ipc", "uts", "cgroup", "time", "mount")
+
+
+class Plan:
+    """What C1 (the first child) must do: fds to join, flags to unshare."""
+
+    __slots__ = ("join", "unshare", "new_user", "types", "time_offsets")
+
+    def __init__(self):
+        self.join = []          # [(type, fd)] in JOIN_ORDER
+        self.unshare = 0        # CLONE_NEW* flags except user
+        self.new_user = False
+        self.types = set()      # every type the container has (new or joined)
+        self.time_offsets = None
+
+    def close(self):
+        for _t, fd in self.join:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.join = []
+
+
+def plan(config):
+    """Validate linux.namespaces and open every path; returns a Plan."""
+    import fcntl
+    p = Plan()
+    lx = config.linux
+    seen = set()
+    paths = {}
+    for ns in (lx.namespaces if lx else ()):
+        if ns.type not in FLAGS:
+            raise ConfigError("config.json: /linux/namespaces: unknown namespace type %r" % ns.type)
+        if ns.type in seen:
+            raise ConfigError("config.json: /linux/namespaces: duplicate namespace type %r" % ns.type)
+        seen.add(ns.type)
+        if ns.path:
+            paths[ns.type] = ns.path
+        elif ns.type == "user":
+            p.new_user = True
+        else:
+            p.unshare |= FLAGS[ns.type]
+    p.types = seen
+    try:
+        for t in JOIN_ORDER:
+            path = paths.get(t)
+            if not path:
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise PyruncError("namespace %s path %s: %s" % (t, path, os.strerror(e.errno).lower()))
+            p.join.append((t, fd))
+            try:
+                kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
+            except OSError:
+                kind = -1
+            if kind != FLAGS[t]:
+                raise PyruncError("namespace path %s is not a %s namespace" % (path, t))
+    except BaseException:
+        p.close()
+        raise
+    if lx and lx.time_offsets:
+        if "time" not in seen or "time" in paths:
+            raise ConfigError("config.json: /linux/timeOffsets: needs a new time namespace")
+        p.time_offsets = lx.time_offsets
+    if lx and (lx.uid_mappings or lx.gid_mappings) and "user" not in seen:
+        raise ConfigError("config.json: /linux/uidMappings: needs a user namespace")
+    if p.new_user and not (lx.uid_mappings and lx.gid_mappings):
+        raise ConfigError("config.json: /linux/uidMappings: a new user namespace needs "
+                          "uidMappings and gidMappings")
+    return p
+
+
+def join(sysc, p):
+    """In C1: setns into every path namespace (user first)."""
+    for t, fd in p.join:
+        try:
+            sysc.setns(fd, FLAGS[t])
+        except OSError as e:
+            raise PyruncError("join %s namespace: %s" % (t, os.strerror(e.errno).lower()))
+    p.close()
+
+
+def write_id_maps(pid, config):
+    """In pyrunc (the parent): uid_map and gid_map of the child's new user ns."""
+    lx = config.linux
+    for name, maps in (("uid_map", lx.uid_mappings), ("gid_map", lx.gid_mappings)):
+        data = "".join("%d %d %d\n" % (m.container_id, m.host_id, m.size) for m in maps)
+        try:
+            with open("/proc/%d/%s" % (pid, name), "w") as f:
+                f.write(data)
+        except OSError as e:
+            raise PyruncError("write %s: %s" % (name, os.strerror(e.errno).lower()))
+
+
+def write_time_offsets(offsets):
+    """In C1, after unshare(CLONE_NEWTIME) and before the first fork."""
+    data = "".join("%s %d %d\n" % (clock, o.secs or 0, o.nanosecs or 0)
+                   for clock, o in offsets.items())
+    try:
+        with open("/proc/self/timens_offsets", "w") as f:
+            f.write(data)
+    except OSError as e:
+        raise PyruncError("timeOffsets: %s" % os.strerror(e.errno).lower())
+
+
+def container_ns_fds(pid, types):
+    """Open /proc/<pid>/ns/* of a running container (for exec and hooks)."""
+    fds = []
+    mine = {}
+    try:
+        for t in JOIN_ORDER:
+            if t not in types:
+                continue
+            name = PROC_NAME[t]
+            if t == "pid":
+                name = "pid"
+            fd = os.open("/proc/%d/ns/%s" % (pid, name), os.O_RDONLY | os.O_CLOEXEC)
+            # joining one's own namespace is harmless but for user it fails
+            if t == "user":
+                if mine.setdefault("user", os.stat("/proc/self/ns/user").st_ino) == os.fstat(fd).st_ino:
+                    os.close(fd)
+                    continue
+            fds.append((t, fd))
+    except OSError:
+        for _t, fd in fds:
+            os.close(fd)
+        raise
+    return fds

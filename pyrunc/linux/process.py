@@ -1,0 +1,183 @@
+"""The container process: attributes, executable lookup, and the init plan.
+
+pyrunc (Python) does everything a process needs that survives execve
+(cwd, umask, rlimits, oom_score_adj, personality, scheduler, ioPriority),
+then execs the sealed static helper csrc/init.c with a *plan*: the
+credentials, capabilities, no_new_privs and seccomp program to apply as
+the last steps, and the argv/envp to execve. See csrc/init.c.
+"""
+import os
+import stat
+import struct
+
+from pyrunc.errors import PyruncError
+from pyrunc.linux import sys as S
+
+PLAN_MAGIC = b"PYRUNCI2"
+F_WAIT_FIFO, F_SET_CREDS, F_SET_CAPS, F_NNP, F_SECCOMP, F_SECCOMP_EARLY = 1, 2, 4, 8, 16, 32
+_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIII")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class InitPlan:
+    """Everything the init helper needs; packed into a memfd by pack()."""
+
+    __slots__ = ("flags", "fifo_fd", "report_fd", "preserve_fds", "uid", "gid", "groups",
+                 "last_cap", "caps", "seccomp_flags", "bpf", "path", "argv", "envp")
+
+    def __init__(self):
+        self.flags = 0
+        self.fifo_fd = -1
+        self.report_fd = -1
+        self.preserve_fds = 0
+        self.uid = self.gid = 0
+        self.groups = ()
+        self.last_cap = 40
+        self.caps = (0, 0, 0, 0, 0)
+        self.seccomp_flags = 0
+        self.bpf = b""
+        self.path = ""
+        self.argv = ()
+        self.envp = ()
+
+    def pack(self):
+        strings = b"".join(s.encode() + b"\0" for s in (self.path,) + tuple(self.argv)
+                           + tuple(self.envp))
+        b, e, i, p, a = self.caps
+        hdr = _HDR.pack(PLAN_MAGIC, self.flags, self.fifo_fd, self.report_fd,
+                        self.preserve_fds, self.uid, self.gid, len(self.groups), self.last_cap,
+                        b, e, p, i, a, self.seccomp_flags, len(self.bpf) // 8,
+                        len(self.argv), len(self.envp), len(strings), 0)
+        return hdr + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf + strings
+
+
+def helper_memfd(sysc):
+    """A sealed memfd holding the init helper (CVE-2019-5736): the container
+    can never reach a host file through /proc/<pid>/exe of its init."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "_init_helper.bin")
+    fd = sysc.memfd_create("pyrunc-init", S.MFD_CLOEXEC | S.MFD_ALLOW_SEALING)
+    try:
+        src = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            size = os.fstat(src).st_size
+            off = 0
+            while off < size:
+                n = os.sendfile(fd, src, off, size - off)
+                if n <= 0:
+                    break
+                off += n
+        finally:
+            os.close(src)
+        import fcntl
+        fcntl.fcntl(fd, S.F_ADD_SEALS, S.F_SEAL_SEAL | S.F_SEAL_SHRINK | S.F_SEAL_GROW
+                    | S.F_SEAL_WRITE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def plan_memfd(sysc, plan):
+    fd = sysc.memfd_create("pyrunc-plan", 0)
+    data = plan.pack()
+    off = 0
+    while off < len(data):
+        off += os.write(fd, data[off:])
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def env_path(env):
+    for e in env:
+        if e.startswith("PATH="):
+            return e[5:]
+    return DEFAULT_PATH
+
+
+def _is_exec(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_mode & 0o111
+
+
+def find_executable(arg0, env):
+    """Resolve args[0] in the container's root (we are after pivot_root)."""
+    if "/" in arg0:
+        try:
+            st = os.stat(arg0)
+        except OSError as e:
+            raise PyruncError('exec: "%s": stat %s: %s' % (arg0, arg0, os.strerror(e.errno).lower()))
+        if stat.S_ISDIR(st.st_mode):
+            raise PyruncError('exec: "%s": is a directory' % arg0)
+        if not st.st_mode & 0o111:
+            raise PyruncError('exec: "%s": permission denied' % arg0)
+        return arg0
+    for d in env_path(env).split(":"):
+        cand = os.path.join(d or ".", arg0)
+        if _is_exec(cand):
+            return cand
+    raise PyruncError('exec: "%s": executable file not found in $PATH' % arg0)
+
+
+def chdir(cwd):
+    """process.cwd: created if missing, then verified inside the root (CVE-2024-21626)."""
+    try:
+        os.chdir(cwd)
+    except FileNotFoundError:
+        try:
+            os.makedirs(cwd, 0o755, exist_ok=True)
+            os.chdir(cwd)
+        except OSError as e:
+            raise PyruncError("chdir %s: %s" % (cwd, os.strerror(e.errno).lower()))
+    except OSError as e:
+        raise PyruncError("chdir %s: %s" % (cwd, os.strerror(e.errno).lower()))
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = None
+    if not here or not here.startswith("/"):
+        raise PyruncError("current working directory is outside of container mount namespace "
+                          "root -- possible container breakout detected")
+
+
+PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
+SCHED_POLICY = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
+                "SCHED_ISO": 4, "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x1, "SCHED_FLAG_RECLAIM": 0x2,
+               "SCHED_FLAG_DL_OVERRUN": 0x4, "SCHED_FLAG_KEEP_POLICY": 0x8,
+               "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+               "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+IOPRIO_CLASS = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+
+
+def apply_attributes(sysc, proc, personality=None, procfs=None):
+    """Attributes that survive execve, applied in the container's init."""
+    if personality is not None:
+        sysc.personality(PERSONALITY[personality.domain])
+    if proc.oom_score_adj is not None:
+        target = procfs.self_path("oom_score_adj") if procfs else None
+        if procfs:
+            procfs.write(target, str(proc.oom_score_adj))
+        else:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(proc.oom_score_adj))
+    s = proc.scheduler
+    if s is not None:
+        flags = 0
+        for fl in s.flags or ():
+            flags |= SCHED_FLAGS[fl]
+        try:
+            sysc.sched_setattr(0, SCHED_POLICY[s.policy], flags, s.nice or 0, s.priority or 0,
+                               s.runtime or 0, s.deadline or 0, s.period or 0)
+        except OSError as e:
+            raise PyruncError("scheduler: %s" % os.strerror(e.errno).lower())
+    io = proc.io_priority
+    if io is not None:
+        try:
+            sysc.ioprio_set(1, 0, IOPRIO_CLASS[io.io_class] << 13 | (io.priority or 0))
+        except OSError as e:
+            raise PyruncError("ioPriority: %s" % os.strerror(e.errno).lower())
+    os.umask(proc.user.umask if proc.user.umask is not None else 0o022)

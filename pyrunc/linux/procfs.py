@@ -1,0 +1,60 @@
+"""A private, verified procfs handle for every write under /proc.
+
+The container's own /proc may be a symlink, a bind of something else or be
+swapped by a racing container (CVE-2019-16884, CVE-2025-52881). pyrunc
+never writes through it: it makes a fresh, detached procfs instance with
+fsopen/fsmount (of the pid namespace it is in), checks its magic, and
+opens files beneath it with RESOLVE_BENEATH | RESOLVE_NO_XDEV |
+RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS.
+"""
+import os
+
+from pyrunc.errors import PyruncError
+from pyrunc.linux import sys as S
+
+PROC_SUPER_MAGIC = 0x9FA0
+_RES = S.RESOLVE_BENEATH | S.RESOLVE_NO_XDEV | S.RESOLVE_NO_MAGICLINKS | S.RESOLVE_NO_SYMLINKS
+
+
+class Procfs:
+    def __init__(self, sysc, fd):
+        self.sysc = sysc
+        self.fd = fd
+
+    @classmethod
+    def open(cls, sysc):
+        fs = sysc.fsopen("proc")
+        try:
+            sysc.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
+            m = sysc.fsmount(fs, S.FSMOUNT_CLOEXEC,
+                             S.MOUNT_ATTR_NOSUID | S.MOUNT_ATTR_NODEV | S.MOUNT_ATTR_NOEXEC)
+        finally:
+            os.close(fs)
+        p = cls(sysc, m)
+        p.verify()
+        return p
+
+    def verify(self):
+        if self.sysc.fstatfs_type(self.fd) != PROC_SUPER_MAGIC:
+            raise PyruncError("procfs handle is not procfs")
+
+    def write(self, rel, value):
+        """Write value to <proc>/<rel>, where rel must not go through a symlink."""
+        fd = self.sysc.openat2(self.fd, rel, os.O_WRONLY | os.O_CLOEXEC | os.O_NOCTTY, 0, _RES)
+        try:
+            if self.sysc.fstatfs_type(fd) != PROC_SUPER_MAGIC:
+                raise PyruncError("/proc/%s is not on procfs" % rel)
+            os.write(fd, value.encode() if isinstance(value, str) else value)
+        finally:
+            os.close(fd)
+
+    def self_path(self, rel):
+        """<pid>/<rel> of the calling process in this procfs (self is a symlink)."""
+        return "%d/%s" % (os.getpid(), rel)
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+

@@ -1,0 +1,187 @@
+"""root, mounts in order, pivot_root, rootfsPropagation, masked/readonly paths.
+
+Runs in the container's init (a child of pyrunc create) after the mount
+namespace exists. The order is the spec's and runc's:
+  1. make the host's tree a slave of ours (nothing we mount leaks out);
+  2. bind the rootfs onto itself and open it once (rootfd);
+  3. every mounts[] entry, in order (mounts.py), then /dev (devices.py);
+  4. createContainer hooks (caller's callback), while host paths still resolve;
+  5. pivot_root (or MS_MOVE + chroot with --no-pivot);
+  6. rootfsPropagation on the new /;
+  7. maskedPaths and readonlyPaths, last, failures fatal (CVE-2025-31133);
+  8. root.readonly.
+"""
+import os
+import stat
+
+from pyrunc.errors import PyruncError
+from pyrunc.linux import devices, mounts, paths
+from pyrunc.linux import sys as S
+
+_ROOT_PROPAGATION = {
+    "shared": S.MS_SHARED, "rshared": S.MS_SHARED, "slave": S.MS_SLAVE, "rslave": S.MS_SLAVE,
+    "private": S.MS_PRIVATE, "rprivate": S.MS_PRIVATE, "unbindable": S.MS_UNBINDABLE,
+    "runbindable": S.MS_UNBINDABLE,
+}
+
+
+def open_host_devnull(sysc):
+    """O_PATH fd of the host's /dev/null, verified to be the char device 1:3."""
+    fd = os.open("/dev/null", os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or os.major(st.st_rdev) != 1 or os.minor(st.st_rdev) != 3:
+        os.close(fd)
+        raise PyruncError("/dev/null on the host is not the null device (1:3)")
+    return fd
+
+
+def prepare(sysc, config, rootfs, in_userns):
+    """Steps 1-3: returns rootfd (O_PATH of the rootfs bind)."""
+    sysc.mount(None, "/", None, S.MS_REC | S.MS_SLAVE)
+    sysc.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC)
+    return _populate(sysc, config, rootfs, in_userns)
+
+
+def prepare_no_mntns(sysc, config, rootfs, in_userns):
+    """Without a mount namespace the mounts land in the host's tree (as
+    with runc); delete unmounts what create added under the rootfs."""
+    return _populate(sysc, config, rootfs, in_userns)
+
+
+def _populate(sysc, config, rootfs, in_userns):
+    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    label = config.linux.mount_label if config.linux else None
+    for m in config.mounts:
+        try:
+            mounts.mount_one(sysc, rootfd, m, label)
+        except OSError as e:
+            raise PyruncError("mount %s (type %s): %s" % (
+                m.destination, m.type or "bind", _errtext(e))) from None
+    devices.setup_dev(sysc, rootfd, config, in_userns)
+    return rootfd
+
+
+def _errtext(e):
+    if isinstance(e, OSError) and e.errno:
+        t = os.strerror(e.errno).lower()
+        return "%s: %s" % (e.filename, t) if e.filename else t
+    return str(e)
+
+
+def pivot(sysc, rootfd, rootfs, no_pivot):
+    """Step 5: make the rootfs the container's /."""
+    if no_pivot == "chroot":
+        os.chdir(rootfs)
+        os.chroot(".")
+        os.chdir("/")
+        return
+    if no_pivot:
+        os.chdir(rootfs)
+        sysc.mount(rootfs, "/", None, S.MS_MOVE)
+        os.chroot(".")
+        os.chdir("/")
+        return
+    os.fchdir(rootfd)
+    sysc.pivot_root(".", ".")
+    # the old root is now stacked on "."; detach it (it is a slave: the
+    # host's mounts are untouched)
+    sysc.umount2(".", S.MNT_DETACH)
+    os.chdir("/")
+
+
+def devnull_clones(sysc, config, devnull_fd):
+    """Detached copies of the host's /dev/null mount, one per masked path,
+    made before pivot_root (afterwards the host mount is out of reach)."""
+    n = len(config.linux.masked_paths) if config.linux else 0
+    return [mounts.bind_tree(sysc, devnull_fd, False) for _ in range(n)]
+
+
+def finalize(sysc, config, devnull_trees):
+    """Steps 6-8, after pivot_root."""
+    lx = config.linux
+    prop = lx.rootfs_propagation if lx else None
+    if prop:
+        sysc.mount(None, "/", None, S.MS_REC | _ROOT_PROPAGATION[prop])
+    rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for p in (lx.masked_paths if lx else ()):
+            mask_path(sysc, rootfd, p, devnull_trees)
+        for p in (lx.readonly_paths if lx else ()):
+            readonly_path(sysc, rootfd, p)
+        if config.root.readonly:
+            sysc.mount_setattr(rootfd, "", S.AT_EMPTY_PATH, S.MOUNT_ATTR_RDONLY, 0)
+    finally:
+        os.close(rootfd)
+        for t in devnull_trees:
+            os.close(t)
+
+
+def mask_path(sysc, rootfd, path, devnull_trees):
+    try:
+        fd = paths.open_in_root(sysc, rootfd, path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            o = mounts.Options()
+            tree = mounts.new_fs(sysc, "tmpfs", "tmpfs", o)
+            try:
+                sysc.mount_setattr(tree, "", S.AT_EMPTY_PATH, S.MOUNT_ATTR_RDONLY, 0)
+                mounts._attach(sysc, tree, fd)
+            finally:
+                os.close(tree)
+        else:
+            # the host's verified /dev/null, never the container's (CVE-2025-31133)
+            tree = devnull_trees.pop()
+            try:
+                mounts._attach(sysc, tree, fd)
+            finally:
+                os.close(tree)
+    except OSError as e:
+        raise PyruncError("mask %s: %s" % (path, _errtext(e))) from None
+    finally:
+        os.close(fd)
+
+
+def readonly_path(sysc, rootfd, path):
+    try:
+        fd = paths.open_in_root(sysc, rootfd, path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        tree = mounts.bind_tree(sysc, fd, True)
+        try:
+            sysc.mount_setattr(tree, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE,
+                               S.MOUNT_ATTR_RDONLY, 0)
+            mounts._attach(sysc, tree, fd)
+        finally:
+            os.close(tree)
+    except OSError as e:
+        raise PyruncError("readonly path %s: %s" % (path, _errtext(e))) from None
+    finally:
+        os.close(fd)
+
+
+def mounts_under(path):
+    """Mount points at or below path in the caller's mount namespace."""
+    out = []
+    prefix = path.rstrip("/") + "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp.startswith(prefix):
+                out.append(mp)
+    return out
+
+
+def unmount_added(rootfs, before):
+    """delete without a mount namespace: undo the mounts create added."""
+    keep = set(before or ())
+    for mp in sorted(mounts_under(rootfs), key=len, reverse=True):
+        if mp not in keep:
+            try:
+                os.stat(mp)  # noqa: the path is host-side and ours
+                from pyrunc.linux.sys import real
+                real().umount2(mp, S.MNT_DETACH)
+            except OSError:
+                pass

@@ -1,0 +1,221 @@
+"""The syscall seam.
+
+Mount, namespace and rootfs logic call the kernel only through an object
+with this interface, so the same logic runs against the real shim or, in
+unit tests, against a recording fake (tests/fakesys.py). Every method
+raises OSError(errno, strerror, path) on failure.
+"""
+import os
+
+# constants (linux/mount.h, linux/openat2.h, sched.h)
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
+MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
+MS_NOSYMFOLLOW = 256
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_POSIXACL = 1 << 16
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_I_VERSION = 1 << 23
+MS_STRICTATIME = 1 << 24
+MS_LAZYTIME = 1 << 25
+
+MNT_DETACH = 2
+
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_IDMAP = 0x100000
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+AT_SYMLINK_NOFOLLOW = 0x100
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = 0o2000000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+FSOPEN_CLOEXEC = 1
+FSMOUNT_CLOEXEC = 1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+MFD_CLOEXEC = 1
+MFD_ALLOW_SEALING = 2
+F_ADD_SEALS = 1033
+F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
+CLOSE_RANGE_CLOEXEC = 4
+
+
+class Syscalls:
+    """The real kernel, through pyrunc._shim (built by cffi at install)."""
+
+    def __init__(self):
+        from pyrunc._shim import ffi, lib
+        self._ffi = ffi
+        self._lib = lib
+
+    def _check(self, r, what, path=None):
+        if r < 0:
+            e = self._ffi.errno
+            raise OSError(e, "%s: %s" % (what, os.strerror(e)), path)
+        return r
+
+    @staticmethod
+    def _s(v):
+        return v.encode() if isinstance(v, str) else (v if v is not None else None)
+
+    def unshare(self, flags):
+        return self._check(self._lib.pyrunc_unshare(flags), "unshare")
+
+    def setns(self, fd, nstype=0):
+        return self._check(self._lib.pyrunc_setns(fd, nstype), "setns")
+
+    def mount(self, source, target, fstype, flags, data=None):
+        s = self._s
+        ffi = self._ffi
+        return self._check(self._lib.pyrunc_mount(
+            s(source) or ffi.NULL, s(target), s(fstype) or ffi.NULL, flags,
+            s(data) or ffi.NULL), "mount", target)
+
+    def umount2(self, target, flags=0):
+        return self._check(self._lib.pyrunc_umount2(self._s(target), flags), "umount", target)
+
+    def pivot_root(self, new_root, put_old):
+        return self._check(self._lib.pyrunc_pivot_root(self._s(new_root), self._s(put_old)),
+                           "pivot_root", new_root)
+
+    def mount_setattr(self, dirfd, path, flags, attr_set=0, attr_clr=0, propagation=0,
+                      userns_fd=0):
+        return self._check(self._lib.pyrunc_mount_setattr(
+            dirfd, self._s(path), flags, attr_set, attr_clr, propagation, userns_fd),
+            "mount_setattr", path or None)
+
+    def open_tree(self, dirfd, path, flags):
+        return self._check(self._lib.pyrunc_open_tree(dirfd, self._s(path), flags),
+                           "open_tree", path or None)
+
+    def move_mount(self, from_dirfd, from_path, to_dirfd, to_path, flags):
+        return self._check(self._lib.pyrunc_move_mount(
+            from_dirfd, self._s(from_path), to_dirfd, self._s(to_path), flags), "move_mount")
+
+    def fsopen(self, fsname, flags=FSOPEN_CLOEXEC):
+        return self._check(self._lib.pyrunc_fsopen(self._s(fsname), flags), "fsopen", fsname)
+
+    def fsconfig(self, fd, cmd, key=None, value=None, aux=0):
+        ffi = self._ffi
+        return self._check(self._lib.pyrunc_fsconfig(
+            fd, cmd, self._s(key) or ffi.NULL, self._s(value) or ffi.NULL, aux),
+            "fsconfig", key)
+
+    def fsmount(self, fd, flags=FSMOUNT_CLOEXEC, attr_flags=0):
+        return self._check(self._lib.pyrunc_fsmount(fd, flags, attr_flags), "fsmount")
+
+    def openat2(self, dirfd, path, flags, mode=0, resolve=0):
+        return self._check(self._lib.pyrunc_openat2(dirfd, self._s(path), flags, mode, resolve),
+                           "openat2", path)
+
+    def mknodat(self, dirfd, path, mode, major, minor):
+        return self._check(self._lib.pyrunc_mknodat(dirfd, self._s(path), mode, major, minor),
+                           "mknod", path)
+
+    def sethostname(self, name):
+        b = name.encode()
+        return self._check(self._lib.pyrunc_sethostname(b, len(b)), "sethostname")
+
+    def setdomainname(self, name):
+        b = name.encode()
+        return self._check(self._lib.pyrunc_setdomainname(b, len(b)), "setdomainname")
+
+    def prctl(self, option, a2=0, a3=0, a4=0, a5=0):
+        return self._check(self._lib.pyrunc_prctl(option, a2, a3, a4, a5), "prctl")
+
+    def last_cap(self):
+        return self._lib.pyrunc_capget_last()
+
+    def memfd_create(self, name, flags):
+        return self._check(self._lib.pyrunc_memfd_create(self._s(name), flags), "memfd_create")
+
+    def close_range(self, first, last=0xFFFFFFFF, flags=0):
+        return self._check(self._lib.pyrunc_close_range(first, last, flags), "close_range")
+
+    def pidfd_open(self, pid):
+        return self._check(self._lib.pyrunc_pidfd_open(pid, 0), "pidfd_open")
+
+    def pidfd_send_signal(self, pidfd, sig):
+        return self._check(self._lib.pyrunc_pidfd_send_signal(pidfd, sig, 0), "kill")
+
+    def personality(self, persona):
+        return self._check(self._lib.pyrunc_personality(persona), "personality")
+
+    def ioprio_set(self, which, who, ioprio):
+        return self._check(self._lib.pyrunc_ioprio_set(which, who, ioprio), "ioprio_set")
+
+    def sched_setattr(self, pid, policy, flags, nice, priority, runtime, deadline, period):
+        return self._check(self._lib.pyrunc_sched_setattr(
+            pid, policy, flags, nice, priority, runtime, deadline, period), "sched_setattr")
+
+    def spawn_fd(self, exec_fd, argv, envp):
+        ffi = self._ffi
+        keep = [ffi.new("char[]", a.encode()) for a in argv]
+        keepe = [ffi.new("char[]", e.encode()) for e in envp]
+        cargv = ffi.new("char *[]", keep + [ffi.NULL])
+        cenvp = ffi.new("char *[]", keepe + [ffi.NULL])
+        return self._check(self._lib.pyrunc_spawn_fd(exec_fd, cargv, cenvp), "fork")
+
+    def fstatfs_type(self, fd):
+        return self._check(self._lib.pyrunc_fstatfs_type(fd), "fstatfs")
+
+    def tiocgptpeer(self, master, flags):
+        return self._check(self._lib.pyrunc_tiocgptpeer(master, flags), "TIOCGPTPEER")
+
+
+_real = None
+
+
+def real():
+    """The process-wide real Syscalls (the shim is loaded on first use)."""
+    global _real
+    if _real is None:
+        _real = Syscalls()
+    return _real

@@ -1,0 +1,56 @@
+"""Build steps that setup.cfg cannot express.
+
+At install time (never at run time) this:
+  * compiles the cffi shim pyrunc._shim (API mode) from csrc/;
+  * compiles csrc/init.c into the static helper pyrunc/_init_helper.bin;
+  * generates pyrunc/config/_validator.py from schemas/*.json.
+"""
+import os
+import subprocess
+import sys
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMAS = ["config.schema.json", "state.schema.json", "features.schema.json"]
+
+
+def build_init_helper(out):
+    cc = os.environ.get("CC", "cc")
+    cmd = [cc, "-static", "-Os", "-s", "-Wall", "-o", out,
+           os.path.join(HERE, "csrc", "init.c")]
+    subprocess.check_call(cmd)
+
+
+def generate_validator(out):
+    sys.path.insert(0, HERE)
+    try:
+        from pyrunc.config import schemagen
+    finally:
+        sys.path.pop(0)
+    src = schemagen.generate([os.path.join(HERE, "schemas", s) for s in SCHEMAS])
+    with open(out, "w") as f:
+        f.write(src)
+
+
+def build_generated(pkgdir):
+    build_init_helper(os.path.join(pkgdir, "_init_helper.bin"))
+    generate_validator(os.path.join(pkgdir, "config", "_validator.py"))
+
+
+class BuildPy(build_py):
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            build_generated(os.path.join(HERE, "pyrunc"))
+        else:
+            build_generated(os.path.join(self.build_lib, "pyrunc"))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["generated"]:
+        # Developer shortcut: build the generated files in the source tree.
+        build_generated(os.path.join(HERE, "pyrunc"))
+        sys.exit(0)
+    setup(cffi_modules=["csrc/build_shim.py:ffibuilder"], cmdclass={"build_py": BuildPy})
