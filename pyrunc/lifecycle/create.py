@@ -141,8 +141,11 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
             c.data["cgroup"]["freezer"] = _freezer_file(mgr)
             c.save()
         from pyrunc.linux import process as lproc
-        from pyrunc.linux.sys import real
+        from pyrunc.linux.sys import CLOSE_RANGE_CLOEXEC, real
         sysc = real()
+        # stray fds of the caller (buildah passes 3-17) must not reach hooks
+        # or the container; only the preserved ones stay inheritable
+        sysc.close_range(3 + preserve_fds + extra, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
         prep.helper = prep.keep(lproc.helper_memfd(sysc))
         prep.console = prep.keep(_console(console_socket)) if console_socket else -1
         prep.preserve = preserve_fds + extra

@@ -126,12 +126,26 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     lx = config.linux
     if lx and lx.sysctl:
         sysctl.apply(procfs, lx.sysctl)
+    plan = process_plan(sysc, proc, prep, lx.personality if lx else None, procfs)
+    procfs.close()
+    base = 3 + prep.preserve
+    plan.flags |= lproc.F_WAIT_FIFO
+    plan.fifo_fd = fcntl.fcntl(prep.fifo, fcntl.F_DUPFD, base)
+    fl = fcntl.fcntl(plan.fifo_fd, fcntl.F_GETFL)
+    fcntl.fcntl(plan.fifo_fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
+    exec_helper(sysc, sock, plan, prep, prep.done)
+
+
+def process_plan(sysc, proc, prep, personality, procfs):
+    """The process attributes (applied now) and the plan for the helper.
+    Shared by create's init and exec."""
+    from pyrunc.linux import process as lproc
     plan = lproc.InitPlan()
     if proc is not None:
         if proc.terminal:
             from pyrunc.linux import console
             console.setup(sysc, prep.console, proc.console_size)
-        lproc.apply_attributes(sysc, proc, lx.personality if lx else None, procfs)
+        lproc.apply_attributes(sysc, proc, personality, procfs)
         lproc.chdir(proc.cwd)
         env = list(proc.env)
         if prep.preserve and os.environ.get("LISTEN_FDS"):
@@ -154,20 +168,22 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
         plan.flags |= lproc.F_SECCOMP
         if not (proc and proc.no_new_privileges):
             plan.flags |= lproc.F_SECCOMP_EARLY
-    procfs.close()
-    # fds the helper keeps go above the preserved range; preserved fds are
-    # made inheritable; everything else of ours is close-on-exec already
+    return plan
+
+
+def exec_helper(sysc, sock, plan, prep, report_fd):
+    """Exec the sealed init helper with the plan. The fds it keeps go above
+    the preserved range; preserved fds are made inheritable; everything
+    else of ours is close-on-exec already."""
+    from pyrunc.linux import process as lproc
+    from pyrunc.linux import rlimits
     base = 3 + prep.preserve
     for fd in range(3, base):
         try:
             os.set_inheritable(fd, True)
         except OSError:
             pass
-    plan.flags |= lproc.F_WAIT_FIFO
-    plan.fifo_fd = fcntl.fcntl(prep.fifo, fcntl.F_DUPFD, base)
-    fl = fcntl.fcntl(plan.fifo_fd, fcntl.F_GETFL)
-    fcntl.fcntl(plan.fifo_fd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
-    plan.report_fd = fcntl.fcntl(prep.done, fcntl.F_DUPFD, base)
+    plan.report_fd = fcntl.fcntl(report_fd, fcntl.F_DUPFD, base)
     plan.preserve_fds = prep.preserve
     pfd = lproc.plan_memfd(sysc, plan)
     planfd = fcntl.fcntl(pfd, fcntl.F_DUPFD, base)

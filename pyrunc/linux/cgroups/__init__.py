@@ -260,6 +260,9 @@ class Manager:
     def _procs_key(self):
         return next(iter(self.paths))
 
+    def _before_child(self, key, parent):
+        """Hook run on every level of the path before its child is made."""
+
     def _init_dir(self, key, path, parent):
         """Hook run on every existing or new level of the path, top-down."""
 
@@ -281,6 +284,7 @@ class Manager:
         cur = self.key_dir(key)
         for part in self.paths[key].strip("/").split("/"):
             parent, cur = cur, cur + "/" + part
+            self._before_child(key, parent)
             if not os.path.isdir(cur):
                 try:
                     mkdir(cur)
@@ -379,6 +383,13 @@ class Manager:
                     remaining.append(d)
             else:
                 # an ancestor we made: other containers may live under it now
+                try:
+                    busy = any(x.is_dir(follow_symlinks=False) for x in os.scandir(d))
+                except FileNotFoundError:
+                    continue
+                if busy:
+                    remaining.append(d)
+                    continue
                 e = self._rmdir_retry(d)
                 if e is not None:
                     import errno

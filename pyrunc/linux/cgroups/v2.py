@@ -115,7 +115,7 @@ class V2Manager(Manager):
         return cls(root, {"": resolve_path(cgroups_path, container_id, [""], own)},
                    container_id, (), explicit)
 
-    def _init_dir(self, key, path, parent):
+    def _before_child(self, key, parent):
         # enable every controller the parent has for its children
         ctrls = self._read(parent + "/cgroup.controllers").split()
         have = set(self._read(parent + "/cgroup.subtree_control").split())

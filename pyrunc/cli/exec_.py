@@ -1,0 +1,29 @@
+SYNOPSIS = "[command options] <container-id> <command> [command options]  ||  -p process.json <container-id>"
+DESCRIPTION = "Run a new process inside a running container."
+FLAGS = (
+    (("--process", "-p"), "str", "process", "path to a process.json (runtime-spec Process)"),
+    (("--detach", "-d"), "bool", "detach", "detach from the process"),
+    (("--pid-file",), "str", "pid_file", "file to write the process id to"),
+    (("--tty", "-t"), "bool", "tty", "allocate a pseudo-TTY"),
+    (("--console-socket",), "str", "console_socket", "AF_UNIX socket that receives the pty master"),
+    (("--preserve-fds",), "int", "preserve_fds", "pass N extra fds to the process"),
+    (("--cwd",), "str", "cwd", "current working directory in the container"),
+    (("--env", "-e"), "list", "env", "set an environment variable (NAME=value)"),
+    (("--user", "-u"), "str", "user", "uid[:gid]"),
+    (("--additional-gids", "-g"), "list", "additional_gids", "additional gids"),
+    (("--cap", "-c"), "list", "cap", "add a capability (never inheritable)"),
+    (("--no-new-privs",), "bool", "no_new_privs", "set no_new_privs"),
+    (("--apparmor",), "str", "apparmor", "apparmor profile (no AppArmor here: refused)"),
+    (("--process-label",), "str", "process_label", "SELinux label (no SELinux here: refused)"),
+    (("--cgroup",), "str", "cgroup", "sub-cgroup (accepted, unused)"),
+    (("--ignore-paused",), "bool", "ignore_paused", "accepted"),
+    (("--pidfd-socket",), "str", "pidfd_socket", "accepted, unused"),
+)
+NARGS = (1, None)
+STOP_AT = 1   # the command after the id keeps its own flags
+
+
+def run(ctx, opts, args):
+    from pyrunc.lifecycle.exec import exec_
+    opts["args"] = args[1:]
+    return exec_(ctx, args[0], opts)

@@ -1,0 +1,258 @@
+"""exec: run a new process in a running container.
+
+P (pyrunc exec) opens the init's namespaces, forks C1, puts it in the
+container's cgroup; C1 joins every namespace (user first, mount last;
+non-dumpable, and not visible in the container since setns(pid) only
+affects children), forks C2 into the pid namespace and exits. C2 applies
+the process attributes and execs the sealed init helper with a plan
+(no fifo wait). Detached, P writes the pid file and returns: nothing of
+pyrunc stays as the process's parent. In the foreground P is a child
+subreaper, forwards signals and exits with the process's status.
+"""
+import os
+import signal
+import socket
+
+from pyrunc import log
+from pyrunc.errors import ExecStoppedError, PyruncError
+from pyrunc.state import Store
+
+
+class Prep:
+    def __init__(self):
+        self.fds = []
+        self.console = -1
+        self.preserve = 0
+        self.rlimits = []
+        self.caps = None
+        self.seccomp = None
+
+    def close(self):
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def build_process(c, opts):
+    """The exec process: --process file, or the container's process with
+    the command line's args and flags applied (as runc does)."""
+    from pyrunc.config import load_process
+    from pyrunc.config.model import Capabilities, Process, User
+    from pyrunc.lifecycle.common import stored_config
+    if opts.get("process"):
+        return load_process(opts["process"])
+    base = stored_config(c).process
+    args = tuple(opts["args"])
+    if not args:
+        raise PyruncError("exec: no command given (args or --process required)")
+    kw = {n: getattr(base, n) for n in Process.__slots__} if base else {
+        n: None for n in Process.__slots__}
+    kw["args"] = args
+    kw["terminal"] = bool(opts.get("tty"))
+    kw["console_size"] = None
+    env = list(base.env if base else ())
+    for e in opts.get("env") or ():
+        k = e.split("=", 1)[0]
+        env = [x for x in env if x.split("=", 1)[0] != k] + [e]
+    kw["env"] = tuple(env)
+    kw["cwd"] = opts.get("cwd") or (base.cwd if base else "/")
+    user = base.user if base else User(uid=0, gid=0, additional_gids=())
+    if opts.get("user"):
+        u, _, g = opts["user"].partition(":")
+        try:
+            user = User(uid=int(u), gid=int(g) if g else 0, umask=user.umask,
+                        additional_gids=())
+        except ValueError:
+            raise PyruncError("exec: --user takes uid[:gid] numbers: %r" % opts["user"]) from None
+    if opts.get("additional_gids"):
+        user = User(uid=user.uid, gid=user.gid, umask=user.umask,
+                    additional_gids=tuple(int(g) for g in opts["additional_gids"]))
+    kw["user"] = user
+    if opts.get("cap"):
+        caps = kw["capabilities"] or Capabilities()
+        add = tuple(opts["cap"])
+        # never inheritable (CVE-2022-29162)
+        kw["capabilities"] = Capabilities(
+            bounding=(caps.bounding or ()) + add, effective=(caps.effective or ()) + add,
+            permitted=(caps.permitted or ()) + add, inheritable=caps.inheritable or (),
+            ambient=caps.ambient or ())
+    if opts.get("no_new_privs"):
+        kw["no_new_privileges"] = True
+    return Process(**kw)
+
+
+def exec_(ctx, cid, opts):
+    from pyrunc.lifecycle.common import cgroup_manager
+    from pyrunc.linux import capabilities, namespaces, rlimits
+    from pyrunc.linux import process as lproc
+    from pyrunc.linux.sys import real, PR_SET_CHILD_SUBREAPER, CLOSE_RANGE_CLOEXEC
+
+    store = Store(ctx.root)
+    c = store.load(cid)
+    status = c.status()
+    if status == "stopped":
+        raise ExecStoppedError("exec failed: cannot exec in a stopped container")
+    if status == "paused":
+        raise PyruncError("exec failed: cannot exec in a paused container")
+    proc = build_process(c, opts)
+    detach = opts.get("detach")
+    if proc.terminal and not opts.get("console_socket"):
+        raise PyruncError("cannot allocate tty without --console-socket")
+    sysc = real()
+    prep = Prep()
+    prep.preserve = opts.get("preserve_fds") or 0
+    sysc.close_range(3 + prep.preserve, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
+    prep.rlimits = rlimits.check(proc.rlimits)
+    prep.caps = capabilities.masks(proc.capabilities, log.warn) if proc.capabilities else None
+    config_lx = None
+    from pyrunc.lifecycle.common import stored_config
+    try:
+        config_lx = stored_config(c).linux
+    except (OSError, PyruncError):
+        pass
+    if config_lx is not None and config_lx.seccomp is not None:
+        from pyrunc.linux import seccomp
+        prep.seccomp = seccomp.compile(config_lx.seccomp)
+    types = c.data.get("namespaces", [])
+    ns_fds = namespaces.container_ns_fds(c.pid, types)
+    prep.fds += [fd for _t, fd in ns_fds]
+    try:
+        prep.helper = lproc.helper_memfd(sysc)
+        prep.fds.append(prep.helper)
+        if proc.terminal:
+            from pyrunc.linux import console
+            prep.console = console.connect(opts["console_socket"])
+            prep.fds.append(prep.console)
+        if not detach:
+            sysc.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        rep_r, rep_w = os.pipe()
+        prep.fds += [rep_r, rep_w]
+        ps, cs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c1 = os.fork()
+        if c1 == 0:
+            ps.close()
+            _child1(sysc, cs, ns_fds, proc, prep, rep_w, config_lx)
+        cs.close()
+        os.close(rep_w)
+        prep.fds.remove(rep_w)
+        pid = _drive(ps, c1, c)
+        ps.close()
+        err = b""
+        while True:
+            b = os.read(rep_r, 4096)
+            if not b:
+                break
+            err += b
+        if err:
+            raise PyruncError("exec failed: %s" % err.decode(errors="replace"))
+        if opts.get("pid_file"):
+            from pyrunc.lifecycle.create import write_pid_file
+            write_pid_file(opts["pid_file"], pid)
+    finally:
+        prep.close()
+    if detach:
+        return 0
+    return _wait(pid)
+
+
+def _drive(ps, c1, c):
+    from pyrunc.lifecycle.common import cgroup_manager
+    pid = 0
+    ok = False
+    try:
+        mgr = cgroup_manager(c)
+        if mgr is not None:
+            mgr.add_pid(c1)
+        ps.send(b"G")
+        while True:
+            msg = ps.recv(65536)
+            if not msg:
+                break
+            kind, _, rest = msg.partition(b" ")
+            if kind == b"P":
+                pid = int(rest)
+                os.waitpid(c1, 0)
+                c1 = 0
+            elif kind == b"X":
+                ok = True
+            elif kind == b"E":
+                raise PyruncError("exec failed: %s" % rest.decode(errors="replace"))
+    finally:
+        if c1:
+            try:
+                os.kill(c1, 9)
+            except OSError:
+                pass
+            os.waitpid(c1, 0)
+    if not ok or not pid:
+        raise PyruncError("exec failed: the process exited during set-up")
+    return pid
+
+
+def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
+    from pyrunc.lifecycle import init
+    from pyrunc.linux import namespaces
+    from pyrunc.linux.sys import PR_SET_DUMPABLE, PR_SET_PDEATHSIG
+    code = 1
+    try:
+        sysc.prctl(PR_SET_DUMPABLE, 0)
+        sysc.prctl(PR_SET_PDEATHSIG, 9)
+        init._expect(sock, b"G")
+        # everything used after setns(mount) must be imported now
+        import fcntl  # noqa: F401
+        import resource  # noqa: F401
+        import struct  # noqa: F401
+        from pyrunc.linux import process, rlimits  # noqa: F401
+        from pyrunc.linux.procfs import Procfs
+        if proc.terminal:
+            from pyrunc.linux import console  # noqa: F401
+        for t, fd in ns_fds:
+            try:
+                sysc.setns(fd, namespaces.FLAGS[t])
+            except OSError as e:
+                raise PyruncError("join %s namespace: %s" % (t, os.strerror(e.errno).lower()))
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid() if proc.terminal else None
+                procfs = Procfs.open(sysc) if proc.oom_score_adj is not None else None
+                plan = init.process_plan(sysc, proc, prep, lx.personality if lx else None,
+                                         procfs)
+                if procfs:
+                    procfs.close()
+                init.exec_helper(sysc, sock, plan, prep, rep_w)
+            except BaseException as e:
+                init._fail(sock, e)
+            os._exit(1)
+        sock.send(b"P %d" % pid)
+        code = 0
+    except BaseException as e:
+        init._fail(sock, e)
+    os._exit(code)
+
+
+_FORWARD = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1,
+            signal.SIGUSR2, signal.SIGWINCH, signal.SIGALRM, signal.SIGCONT)
+
+
+def _wait(pid):
+    def forward(sig, _f):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    for s in _FORWARD:
+        signal.signal(s, forward)
+    while True:
+        try:
+            p, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        except InterruptedError:
+            continue
+        if p == pid:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code

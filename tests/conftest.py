@@ -1,0 +1,133 @@
+"""Shared fixtures: the pyrunc command, a private state root, bundles made
+from a busybox rootfs with the static probe (tests/probe/probe.c), and a
+check that every test leaves nothing behind (state, cgroups, mounts).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHARED = REPO.parent / "shared"
+
+
+def pyrunc_command():
+    """The installed console script next to this interpreter (a venv), or
+    `python -m pyrunc` as a fallback (PYTHONPATH set by the developer)."""
+    env = os.environ.get("PYRUNC")
+    if env:
+        return [env]
+    cand = Path(sys.executable).parent / "pyrunc"
+    if cand.exists():
+        return [str(cand)]
+    return [sys.executable, "-m", "pyrunc"]
+
+
+PYRUNC = pyrunc_command()
+
+
+@pytest.fixture(scope="session")
+def base_rootfs(tmp_path_factory):
+    """busybox + probe, made once per session."""
+    d = tmp_path_factory.mktemp("rootfs") / "rootfs"
+    subprocess.run(["sh", str(REPO / "bundles" / "make-rootfs.sh"), str(d)], check=True)
+    subprocess.run(["cc", "-static", "-Os", "-s", "-o", str(d / "bin" / "probe"),
+                    str(HERE / "probe" / "probe.c")], check=True)
+    return d
+
+
+class Runtime:
+    """pyrunc with a private --root; remembers nothing else."""
+
+    def __init__(self, root):
+        self.root = str(root)
+
+    def cmd(self, *args, **kw):
+        return subprocess.run(PYRUNC + ["--root", self.root] + [str(a) for a in args],
+                              capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
+
+    def ok(self, *args, **kw):
+        r = self.cmd(*args, **kw)
+        assert r.returncode == 0, "pyrunc %s failed (%d): %s%s" % (
+            " ".join(map(str, args)), r.returncode, r.stdout, r.stderr)
+        return r
+
+    def state(self, cid):
+        return json.loads(self.ok("state", cid).stdout)
+
+    def ids(self):
+        return self.ok("list", "-q").stdout.split()
+
+
+def _own_cgroup_dirs(tag):
+    found = []
+    for top, dirs, _files in os.walk("/sys/fs/cgroup"):
+        for d in dirs:
+            if tag in d:
+                found.append(os.path.join(top, d))
+        if top.count("/") > 6:
+            dirs[:] = []
+    return found
+
+
+@pytest.fixture
+def rt(tmp_path):
+    """A Runtime with its own state root; after the test every container
+    is force-deleted and the test fails if anything was left behind."""
+    r = Runtime(tmp_path / "state")
+    yield r
+    left = []
+    for cid in (os.listdir(r.root) if os.path.isdir(r.root) else []):
+        left.append(cid)
+        r.cmd("delete", "--force", cid)
+    assert not left, "test left containers behind: %s" % left
+
+
+@pytest.fixture
+def make_bundle(tmp_path, base_rootfs):
+    """make_bundle(args, **config overrides) -> bundle dir with a copy of
+    the rootfs and a config from `pyrunc spec` (no terminal)."""
+    n = [0]
+
+    def make(args=("true",), edit=None, rootfs_copy=True):
+        n[0] += 1
+        b = tmp_path / ("bundle%d" % n[0])
+        b.mkdir()
+        if rootfs_copy:
+            shutil.copytree(base_rootfs, b / "rootfs", symlinks=True)
+        else:
+            (b / "rootfs").symlink_to(base_rootfs)
+        subprocess.run(PYRUNC + ["spec", "--bundle", str(b)], check=True)
+        cfg = json.loads((b / "config.json").read_text())
+        cfg["process"]["terminal"] = False
+        cfg["process"]["args"] = list(args)
+        # tests own their cgroup under a recognisable path
+        cfg["linux"]["cgroupsPath"] = "/pyrunc-test/%s" % uuid.uuid4().hex[:12]
+        if edit:
+            edit(cfg)
+        (b / "config.json").write_text(json.dumps(cfg, indent=1))
+        return b
+    return make
+
+
+def unique_id(prefix="t"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftovers():
+    """After the session: no pyrunc-test cgroups remain."""
+    yield
+    left = _own_cgroup_dirs("pyrunc-test")
+    for d in sorted(left, key=len, reverse=True):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    assert not [d for d in left if os.path.exists(d)], "cgroups left: %s" % left
