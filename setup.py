@@ -29,9 +29,7 @@ def generate_validator(out):
         from pyrunc.config import schemagen
     finally:
         sys.path.pop(0)
-    src = schemagen.generate([os.path.join(HERE, "schemas", s) for s in SCHEMAS])
-    with open(out, "w") as f:
-        f.write(src)
+    schemagen.write_module(out, [os.path.join(HERE, "schemas", s) for s in SCHEMAS])
 
 
 def build_generated(pkgdir):

@@ -49,8 +49,17 @@ class Runtime:
         self.root = str(root)
 
     def cmd(self, *args, **kw):
-        return subprocess.run(PYRUNC + ["--root", self.root] + [str(a) for a in args],
-                              capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw)
+        """Run pyrunc; stdout/stderr go to files, not pipes: a created
+        container keeps the stdio it was given (as with runc), so waiting
+        for EOF on a pipe would wait for the container."""
+        import tempfile
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            p = subprocess.run(PYRUNC + ["--root", self.root] + [str(a) for a in args],
+                               stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                               timeout=kw.pop("timeout", 60), **kw)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(p.args, p.returncode, out.read(), err.read())
 
     def ok(self, *args, **kw):
         r = self.cmd(*args, **kw)
@@ -108,12 +117,16 @@ def make_bundle(tmp_path, base_rootfs):
         cfg["process"]["terminal"] = False
         cfg["process"]["args"] = list(args)
         # tests own their cgroup under a recognisable path
-        cfg["linux"]["cgroupsPath"] = "/pyrunc-test/%s" % uuid.uuid4().hex[:12]
+        cfg["linux"]["cgroupsPath"] = "/%s/%s" % (CGROUP_PARENT, uuid.uuid4().hex[:12])
         if edit:
             edit(cfg)
         (b / "config.json").write_text(json.dumps(cfg, indent=1))
         return b
     return make
+
+
+# this session's containers live under one cgroup parent, checked at the end
+CGROUP_PARENT = "pyrunc-test-%s" % uuid.uuid4().hex[:8]
 
 
 def unique_id(prefix="t"):
@@ -122,12 +135,14 @@ def unique_id(prefix="t"):
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leftovers():
-    """After the session: no pyrunc-test cgroups remain."""
+    """After the session: none of this session's cgroups remain (the
+    shared parent dir itself is removed here)."""
     yield
-    left = _own_cgroup_dirs("pyrunc-test")
+    left = _own_cgroup_dirs(CGROUP_PARENT)
     for d in sorted(left, key=len, reverse=True):
         try:
             os.rmdir(d)
         except OSError:
             pass
+    left = [d for d in left if os.path.exists(d) or not d.endswith(CGROUP_PARENT)]
     assert not [d for d in left if os.path.exists(d)], "cgroups left: %s" % left

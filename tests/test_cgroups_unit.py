@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from pyrunc.config import resources as R
 from pyrunc.config.resources import (Resources, Memory, CPU, Pids, BlockIO, WeightDevice,
                                      ThrottleDevice, HugepageLimit, Network, NetPriority,
                                      DeviceRule, RdmaLimit, parse_resources,
@@ -99,6 +98,7 @@ V2_CTL = {
     "pids": {"pids.max": "max", "pids.current": "2"},
     "cpuset": {"cpuset.cpus": "", "cpuset.mems": "", "cpuset.cpus.effective": "0-1",
                "cpuset.mems.effective": "0"},
+    "rdma": {"rdma.max": "", "rdma.current": ""},
     "hugetlb": {"hugetlb.2MB.max": "max", "hugetlb.2MB.rsvd.max": "max",
                 "hugetlb.2MB.current": "0", "hugetlb.2MB.events": "max 0\n",
                 "hugetlb.1GB.max": "max", "hugetlb.1GB.rsvd.max": "max",
@@ -293,6 +293,13 @@ def test_path_relative_v2_and_hybrid(fs):
     m = cg.new_manager("rel", "i", root=fs.root, own_cgroup=own)
     assert m.paths["unified"] == "/init.scope/rel"
     assert m.paths["memory"] == "/m/rel"
+
+
+def test_path_relative_reads_proc_self_cgroup(fs):
+    fs.v1()
+    own = cg.own_cgroups()
+    m = cg.new_manager("rel/x", "i", root=fs.root)
+    assert m.paths["memory"] == cg.clean_path(own["memory"] + "/rel/x")
 
 
 def test_own_cgroups_parsing(tmp_path):
@@ -889,6 +896,17 @@ def test_v2_freeze_kill_oom_stats(fs, attached, monkeypatch):
     assert s["blkio"]["ioServiceBytesRecursive"][0] == {"major": 254, "op": "Read",
                                                         "value": 4096}
     assert s["hugetlb"] == {"1GB": {"failcnt": 0}, "2MB": {"failcnt": 0}}
+
+
+def test_v2_rdma(fs, attached):
+    fs.v2(controllers=("memory", "rdma"))
+    m = cg.new_manager("/ctr", "c", root=fs.root)
+    m.create()
+    m.trace = []
+    m.update(Resources(rdma=frozen({"mlx5_1": RdmaLimit(hca_handles=3, hca_objects=10000),
+                                    "mlx4_0": RdmaLimit(hca_objects=1000)})))
+    assert writes(m) == [("rdma.max", "mlx5_1 hca_handle=3 hca_object=10000"),
+                         ("rdma.max", "mlx4_0 hca_object=1000")]
 
 
 def test_v2_to_dict_round_trip(fs, attached):

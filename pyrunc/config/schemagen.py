@@ -739,7 +739,7 @@ def generate(schema_paths):
       '"""\n' % ", ".join(d.file for d in docs if d.listed))
     w("# Generated; regenerate with:\n#   python -m pyrunc.config.schemagen OUT.py %s\n"
       % " ".join(d.file for d in docs if d.listed))
-    w("SOURCES = %r\n" % {d.name: d.sha256 for d in docs})
+    w("SOURCES = %r\n" % {d.name: d.sha256 for d in g.docs})
     w(RUNTIME)
     w("_PAT = %r\n" % (tuple(g.patterns),))
     w("_RX = [None] * %d\n" % len(g.patterns))

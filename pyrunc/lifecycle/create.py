@@ -246,8 +246,8 @@ def _cgroup(ctx, cid, config):
                               systemd=bool(ctx.systemd_cgroup))
     mgr.create()
     try:
-        if lx and lx.resources is not None:
-            mgr.apply(lx.resources)
+        # even without resources: deny-all devices plus the runtime defaults
+        mgr.apply(lx.resources if lx else None)
     except BaseException:
         mgr.destroy()
         raise

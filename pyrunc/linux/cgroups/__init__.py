@@ -35,7 +35,8 @@ Interface
                          controller the config refers to that is missing is
                          an error.  Device rules: deny-all, the config rules
                          in order, then ``devices.DEFAULT_RULES`` (v1 files or
-                         a v2 eBPF program).
+                         a v2 eBPF program).  ``apply(None)`` still sets up
+                         the device rules (deny-all + defaults), as runc.
   m.update(res)          like apply, without touching device rules; the
                          caller merges (``resources.merge_update``) or passes
                          ``resources.only_set(update)``.
@@ -46,9 +47,14 @@ Interface
                          while paused, for a cheap ``state`` check.
   m.stats() -> dict      the "data" object of ``runc events --stats``.
   m.oom_count() -> int   oom_kill counter (for OOM notifications).
-  m.kill_all(sig)        signal every process (freeze, signal, thaw).
+  m.kill_all(sig)        signal every process (freeze, signal, thaw; v2
+                         SIGKILL uses cgroup.kill).
   m.destroy()            remove only the dirs this manager created, deepest
-                         first, retrying while processes exit.
+                         first, retrying while processes exit; sub-cgroups
+                         the container made inside its own cgroup go too.
+                         A created ancestor that still holds another
+                         container's cgroup is kept (and stays in
+                         ``m.created``).
   m.to_dict()            JSON-serialisable record.
   m.warnings             list of non-fatal messages for the caller to log.
 
@@ -280,7 +286,7 @@ class Manager:
         for key in self.paths:
             self._create_one(key)
 
-    def _create_one(self, key):
+    def _create_one(self, key, tries=3):
         cur = self.key_dir(key)
         for part in self.paths[key].strip("/").split("/"):
             parent, cur = cur, cur + "/" + part
@@ -290,6 +296,12 @@ class Manager:
                     mkdir(cur)
                 except FileExistsError:
                     pass
+                except FileNotFoundError as e:
+                    # another container's destroy removed a shared ancestor
+                    # between our isdir() and mkdir(): walk again
+                    if tries > 1 and os.path.isdir(self.key_dir(key)):
+                        return self._create_one(key, tries - 1)
+                    raise _oserr("mkdir", cur, e) from None
                 except OSError as e:
                     raise _oserr("mkdir", cur, e) from None
                 else:

@@ -19,8 +19,6 @@ object with the same small ``backend`` interface.
 import os
 import struct
 
-_ANY = None
-
 
 class _Rule:
     __slots__ = ("allow", "type", "major", "minor", "access")

@@ -29,8 +29,6 @@ import os
 
 from pyrunc.linux.cgroups import Manager, CgroupError, resolve_path, flat_key
 
-MAX_U64 = 18446744073709551615
-
 
 def _i(v):
     return str(int(v))

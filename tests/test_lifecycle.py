@@ -1,0 +1,206 @@
+"""Real containers: the lifecycle commands and their runc contract."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import PYRUNC, unique_id
+
+
+def test_run_true_and_exit_codes(rt, make_bundle):
+    b = make_bundle(["true"])
+    assert rt.cmd("run", "--bundle", b, unique_id()).returncode == 0
+    b = make_bundle(["sh", "-c", "exit 3"])
+    assert rt.cmd("run", "--bundle", b, unique_id()).returncode == 3
+    # (a signal's 128+N is checked from outside in test_pid_namespace...: pid 1
+    # cannot SIGKILL itself)
+    assert rt.ids() == []
+
+
+def test_run_stdout_is_the_containers(rt, make_bundle):
+    b = make_bundle(["sh", "-c", "echo out; echo err >&2; hostname"])
+    r = rt.ok("run", "--bundle", b, unique_id())
+    assert r.stdout == "out\npyrunc\n"
+    assert r.stderr == "err\n"
+
+
+def test_create_start_state_kill_delete(rt, make_bundle, tmp_path):
+    b = make_bundle(["probe", "sleep", "60"])
+    cid = unique_id()
+    pidfile = tmp_path / "pid"
+    r = rt.ok("create", "--bundle", b, "--pid-file", pidfile, cid)
+    assert r.stdout == ""                      # pyrunc prints nothing on stdout
+    raw = pidfile.read_text()
+    assert raw == raw.strip() and raw.isdigit()   # no trailing newline
+    st = rt.state(cid)
+    assert st["status"] == "created" and st["pid"] == int(raw)
+    assert st["id"] == cid and st["bundle"] == str(b) and st["rootfs"] == str(b / "rootfs")
+    assert st["ociVersion"] == "1.3.0" and st["created"].endswith("Z")
+    # the waiting init is the sealed helper, not the host's python
+    assert os.readlink("/proc/%s/exe" % raw).startswith("/memfd:pyrunc-init")
+    rt.ok("start", cid)
+    st = rt.state(cid)
+    assert st["status"] == "running"
+    assert rt.cmd("start", cid).returncode == 1       # only once
+    rt.ok("kill", cid, "KILL")
+    for _ in range(100):
+        if rt.state(cid)["status"] == "stopped":
+            break
+        time.sleep(0.02)
+    st = rt.state(cid)
+    assert st["status"] == "stopped" and st["pid"] == 0
+    r = rt.cmd("kill", cid, "TERM")
+    assert r.returncode == 1 and "container not running" in r.stderr
+    r = rt.cmd("start", cid)
+    assert r.returncode == 1 and "cannot start a container that has stopped" in r.stderr
+    rt.ok("delete", cid)
+    r = rt.cmd("state", cid)
+    assert r.returncode == 1 and "container does not exist" in r.stderr
+    assert not os.path.exists(os.path.join(rt.root, cid))
+
+
+def test_unknown_id_errors(rt):
+    for args in (["state", "nope"], ["kill", "nope", "9"], ["delete", "nope"],
+                 ["start", "nope"], ["exec", "nope", "true"]):
+        r = rt.cmd(*args)
+        assert r.returncode == 1 and "container does not exist" in r.stderr, args
+    # the containerd shim relies on this
+    assert rt.cmd("delete", "--force", "nope").returncode == 0
+
+
+def test_duplicate_id_and_delete_of_created(rt, make_bundle):
+    b = make_bundle(["true"])
+    cid = unique_id()
+    rt.ok("create", "--bundle", b, cid)
+    r = rt.cmd("create", "--bundle", b, cid)
+    assert r.returncode == 1 and "container with given ID already exists" in r.stderr
+    # delete without --force refuses a created container and keeps it
+    r = rt.cmd("delete", cid)
+    assert r.returncode == 1 and "not stopped" in r.stderr
+    assert rt.state(cid)["status"] == "created"
+    pid = rt.state(cid)["pid"]
+    rt.ok("delete", "--force", cid)
+    assert not os.path.exists("/proc/%d" % pid) or \
+        open("/proc/%d/stat" % pid).read().split(")")[1].split()[0] in "ZX"
+
+
+def test_kill_signal_forms(rt, make_bundle, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    script = ("trap 'echo usr1 >> /out/log' USR1; trap 'echo usr2 >> /out/log' USR2; "
+              "trap 'echo term >> /out/log; exit 0' TERM; while true; do sleep 0.05; done")
+
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out),
+                              "options": ["rbind"]})
+    b = make_bundle(["sh", "-c", script], edit)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    time.sleep(0.2)
+    rt.ok("kill", cid, "USR1")
+    time.sleep(0.2)
+    rt.ok("kill", cid, "SIGUSR2")
+    time.sleep(0.2)
+    rt.ok("kill", cid, "15")
+    for _ in range(100):
+        if rt.state(cid)["status"] == "stopped":
+            break
+        time.sleep(0.02)
+    assert (out / "log").read_text().split() == ["usr1", "usr2", "term"]
+    assert rt.cmd("kill", cid, "NOTASIGNAL").returncode != 0
+    rt.ok("delete", cid)
+
+
+def test_exec(rt, make_bundle, tmp_path):
+    b = make_bundle(["probe", "sleep", "60"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    r = rt.cmd("exec", cid, "sh", "-c", "echo $$ $FOO; exit 5", env=None)
+    assert r.returncode == 5 and r.stdout.split()[0] != "1"
+    r = rt.ok("exec", "--env", "FOO=bar", "--cwd", "/tmp", cid, "sh", "-c", "echo $FOO; pwd")
+    assert r.stdout.split() == ["bar", "/tmp"]
+    # joins every namespace of the container
+    init = rt.state(cid)["pid"]
+    r = rt.ok("exec", cid, "sh", "-c", "for n in pid mnt net uts ipc; do "
+              "readlink /proc/self/ns/$n; done")
+    want = [os.readlink("/proc/%d/ns/%s" % (init, n)) for n in ("pid", "mnt", "net", "uts", "ipc")]
+    assert r.stdout.split() == want
+    # --process file, detached with a pid file; its parent is not pyrunc
+    proc = {"args": ["probe", "sleep", "30"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "env": ["PATH=/bin"]}
+    pf = tmp_path / "proc.json"
+    pf.write_text(json.dumps(proc))
+    pidfile = tmp_path / "epid"
+    rt.ok("exec", "--process", pf, "--detach", "--pid-file", pidfile, cid)
+    epid = int(pidfile.read_text())
+    ppid = int(open("/proc/%d/stat" % epid).read().rsplit(")", 1)[1].split()[2])
+    assert "pyrunc" not in open("/proc/%d/cmdline" % ppid).read()
+    rt.ok("delete", "--force", cid)
+    r = rt.cmd("exec", cid, "true")
+    assert r.returncode == 1
+
+
+def test_exec_into_stopped_is_255(rt, make_bundle):
+    b = make_bundle(["true"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    for _ in range(100):
+        if rt.state(cid)["status"] == "stopped":
+            break
+        time.sleep(0.02)
+    r = rt.cmd("exec", cid, "true")
+    assert r.returncode == 255 and "cannot exec in a stopped container" in r.stderr
+    rt.ok("delete", cid)
+
+
+def test_list_formats(rt, make_bundle):
+    b = make_bundle(["probe", "sleep", "60"])
+    ids = sorted(unique_id() for _ in range(2))
+    for cid in ids:
+        rt.ok("create", "--bundle", b, cid)
+    assert rt.ids() == ids
+    js = json.loads(rt.ok("list", "--format", "json").stdout)
+    assert [s["id"] for s in js] == ids and all(s["status"] == "created" for s in js)
+    table = rt.ok("list").stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "PID", "STATUS"] and len(table) == 3
+    for cid in ids:
+        rt.ok("delete", "--force", cid)
+
+
+def test_pid_namespace_and_stop_kills_everything(rt, make_bundle):
+    b = make_bundle(["sh", "-c", "sleep 60 & sleep 60 & echo $$; wait"])
+    cid = unique_id()
+    p = subprocess.Popen(PYRUNC + ["--root", rt.root, "run", "--bundle", str(b), cid],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "1"        # pid 1 of its own namespace
+    init = rt.state(cid)["pid"]
+    children = subprocess.run(["pgrep", "-P", str(init)], capture_output=True,
+                              text=True).stdout.split()
+    assert len(children) == 2
+    rt.ok("kill", cid, "KILL")
+    assert p.wait(timeout=10) == 137
+    for c in children:
+        assert not os.path.exists("/proc/%s" % c)
+    assert rt.ids() == []         # run deleted it
+
+
+def test_config_edits_after_create_do_not_matter(rt, make_bundle):
+    b = make_bundle(["sh", "-c", "echo original"])
+    cid = unique_id()
+    rt.ok("create", "--bundle", b, cid)
+    (b / "config.json").write_text("{ broken")
+    rt.ok("start", cid)
+    rt.ok("delete", "--force", cid)
+
+
+def test_start_without_process_fails_with_no_effect(rt, make_bundle):
+    b = make_bundle(["true"], edit=lambda c: c.pop("process"))
+    cid = unique_id()
+    rt.ok("create", "--bundle", b, cid)
+    r = rt.cmd("start", cid)
+    assert r.returncode == 1 and "process" in r.stderr
+    assert rt.state(cid)["status"] == "created"
+    rt.ok("delete", "--force", cid)
