@@ -27,7 +27,7 @@ def _append(level, msg):
     if not path:
         return
     if _target["format"] == "json":
-        from json import dumps
+        from pyrunc.fastjson import dumps
         line = dumps({"level": level, "msg": msg, "time": _now()}) + "\n"
     else:
         line = 'time="%s" level=%s msg="%s"\n' % (

@@ -138,7 +138,7 @@ class Store:
 
     def load(self, cid):
         validate_id(cid)
-        from json import loads
+        from pyrunc.fastjson import loads
         try:
             with open(os.path.join(self.root, cid, "state.json"), "rb") as f:
                 data = loads(f.read())
@@ -150,12 +150,12 @@ class Store:
         return Container(self, cid, data)
 
     def write(self, cid, data):
-        from json import dumps
+        from pyrunc.fastjson import dumps
         d = os.path.join(self.root, cid)
         tmp = os.path.join(d, ".state.json.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, dumps(data, separators=(",", ":")).encode())
+            os.write(fd, dumps(data).encode())
         finally:
             os.close(fd)
         os.rename(tmp, os.path.join(d, "state.json"))

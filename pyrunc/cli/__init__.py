@@ -128,6 +128,13 @@ def main(argv=None):
             traceback.print_exc()
         log.error("%s: %s" % (command or "pyrunc", _oserr(e)))
         return 1
+    except Exception as e:
+        # a bug, but still one line (the traceback with --debug)
+        if debug:
+            import traceback
+            traceback.print_exc()
+        log.error("%s: internal error: %s: %s" % (command or "pyrunc", type(e).__name__, e))
+        return 1
 
 
 def _oserr(e):

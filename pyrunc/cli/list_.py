@@ -26,7 +26,7 @@ def run(ctx, opts, args):
         except NotFound:
             continue
     if fmt == "json":
-        from json import dumps
+        from pyrunc.fastjson import dumps
         sys.stdout.write(dumps(states) + "\n")
         return 0
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]

@@ -6,8 +6,8 @@ NARGS = 1
 
 def run(ctx, opts, args):
     import sys
-    from json import dumps
+    from pyrunc.fastjson import dumps
     from pyrunc.state import Store
     c = Store(ctx.root).load(args[0])
-    sys.stdout.write(dumps(c.state_json(), indent=2) + "\n")
+    sys.stdout.write(dumps(c.state_json(), indent="  ") + "\n")
     return 0

@@ -11,14 +11,16 @@ from pyrunc.errors import ConfigError, PyruncError
 
 def parse_json(data, what):
     """JSON bytes -> object; errors name the line and column."""
-    from json import JSONDecodeError, loads
+    from pyrunc.fastjson import loads
     try:
         return loads(data)
-    except JSONDecodeError as e:
-        raise ConfigError("%s: invalid JSON at line %d column %d: %s"
-                          % (what, e.lineno, e.colno, e.msg)) from None
     except UnicodeDecodeError as e:
         raise ConfigError("%s: invalid UTF-8: %s" % (what, e.reason)) from None
+    except ValueError as e:     # json.JSONDecodeError
+        if hasattr(e, "lineno"):
+            raise ConfigError("%s: invalid JSON at line %d column %d: %s"
+                              % (what, e.lineno, e.colno, e.msg)) from None
+        raise ConfigError("%s: invalid JSON: %s" % (what, e)) from None
 
 
 def validate(schema, doc, what):

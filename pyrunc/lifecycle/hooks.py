@@ -43,7 +43,7 @@ def run(hooks, kind, state, warn_only=False, warn=None):
     warn_only (poststop), where every hook runs and failures are warnings."""
     if not hooks:
         return
-    from json import dumps
+    from pyrunc.fastjson import dumps
     data = dumps(state).encode()
     for i, h in enumerate(hooks):
         err = run_one(h, data)
