@@ -51,4 +51,4 @@ if __name__ == "__main__":
         # Developer shortcut: build the generated files in the source tree.
         build_generated(os.path.join(HERE, "pyrunc"))
         sys.exit(0)
-    setup(cffi_modules=["csrc/build_shim.py:ffibuilder"], cmdclass={"build_py": BuildPy})
+    setup(cffi_modules=["csrc/build_shim.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder"], cmdclass={"build_py": BuildPy})

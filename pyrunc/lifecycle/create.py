@@ -151,11 +151,12 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         prep.preserve = preserve_fds + extra
         if subreaper:
             sysc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is reparented to us
+        from pyrunc.lifecycle import init
+        init.preload(config)
         ps, cs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         c1 = os.fork()
         if c1 == 0:
             ps.close()
-            from pyrunc.lifecycle import init
             init.child1(sysc, cs, c, config, rootfs, prep, no_pivot)   # never returns
         cs.close()
         init_pid = _drive(ps, c1, c, config, mgr)

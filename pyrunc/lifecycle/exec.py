@@ -129,6 +129,8 @@ def exec_(ctx, cid, opts):
             sysc.prctl(PR_SET_CHILD_SUBREAPER, 1)
         rep_r, rep_w = os.pipe()
         prep.fds += [rep_r, rep_w]
+        from pyrunc.lifecycle import init
+        init.preload_exec(proc)
         ps, cs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         c1 = os.fork()
         if c1 == 0:
@@ -200,14 +202,7 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
         sysc.prctl(PR_SET_DUMPABLE, 0)
         sysc.prctl(PR_SET_PDEATHSIG, 9)
         init._expect(sock, b"G")
-        # everything used after setns(mount) must be imported now
-        import fcntl  # noqa: F401
-        import resource  # noqa: F401
-        import struct  # noqa: F401
-        from pyrunc.linux import process, rlimits  # noqa: F401
         from pyrunc.linux.procfs import Procfs
-        if proc.terminal:
-            from pyrunc.linux import console  # noqa: F401
         for t, fd in ns_fds:
             try:
                 sysc.setns(fd, namespaces.FLAGS[t])

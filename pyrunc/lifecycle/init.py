@@ -11,6 +11,37 @@ import os
 from pyrunc.linux import sys as S
 
 
+def preload(config):
+    """Import, in pyrunc before it forks, every module the children use:
+    after pivot_root (or as a mapped user that cannot read the host's
+    Python) the host's modules are out of their reach."""
+    import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import struct  # noqa: F401
+    from pyrunc.linux import devices, mounts, namespaces, paths, procfs, rlimits, rootfs, sysctl  # noqa: F401
+    from pyrunc.linux import process  # noqa: F401
+    proc = config.process
+    if proc is not None and proc.terminal:
+        import socket  # noqa: F401
+        from pyrunc.linux import console  # noqa: F401
+    if any(m.type == "cgroup" for m in config.mounts):
+        from pyrunc.linux import cgroupfs  # noqa: F401
+    if config.hooks.create_container:
+        import subprocess  # noqa: F401
+        from pyrunc.lifecycle import hooks  # noqa: F401
+        from pyrunc import fastjson  # noqa: F401
+
+
+def preload_exec(proc):
+    import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import struct  # noqa: F401
+    from pyrunc.linux import process, procfs, rlimits  # noqa: F401
+    if proc.terminal:
+        import socket  # noqa: F401
+        from pyrunc.linux import console  # noqa: F401
+
+
 def _fail(sock, e):
     from pyrunc.errors import PyruncError
     if isinstance(e, PyruncError):
@@ -48,15 +79,18 @@ def child1(sysc, sock, c, config, rootfs, prep, no_pivot):
             sysc.unshare(S.CLONE_NEWUSER)
             sock.send(b"U")
             _expect(sock, b"M")
+        if ns.unshare:
+            sysc.unshare(ns.unshare)
+        if ns.time_offsets:
+            # before the uid change: we are non-dumpable, so /proc/self files
+            # belong to the host's root, which we still are
+            namespaces.write_time_offsets(ns.time_offsets)
+        if ns.new_user:
             try:
                 os.setresgid(0, 0, 0)
                 os.setresuid(0, 0, 0)
             except OSError:
                 pass
-        if ns.unshare:
-            sysc.unshare(ns.unshare)
-        if ns.time_offsets:
-            namespaces.write_time_offsets(ns.time_offsets)
         pid = os.fork()
         if pid == 0:
             child2(sysc, sock, c, config, rootfs, prep, no_pivot)
@@ -80,13 +114,6 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     from pyrunc.linux import rootfs as lrootfs
     from pyrunc.linux import rlimits, sysctl
     from pyrunc.linux.procfs import Procfs
-    # after pivot_root the host's modules are out of reach: import now
-    # everything the steps after it use
-    import resource  # noqa: F401  (rlimits.apply)
-    import struct  # noqa: F401
-    if config.process is not None and config.process.terminal:
-        import socket  # noqa: F401
-        from pyrunc.linux import console  # noqa: F401
 
     sysc.prctl(S.PR_SET_DUMPABLE, 0)
     os.setsid()
@@ -99,6 +126,10 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
         rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns)
     else:
         rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns)
+    if proc is not None and proc.cwd:
+        # made now, inside the root, while it is still writable (as runc)
+        from pyrunc.linux import paths
+        os.close(paths.mkdir_all(sysc, rootfd, proc.cwd))
     sock.send(b"H")
     _expect(sock, b"h")
     if config.hooks.create_container:

@@ -1,0 +1,10 @@
+SYNOPSIS = "<container-id>"
+DESCRIPTION = "Resume all processes of a paused container; its state becomes \"running\"."
+FLAGS = ()
+NARGS = 1
+
+
+def run(ctx, opts, args):
+    from pyrunc.lifecycle.pause import resume
+    resume(ctx, args[0])
+    return 0

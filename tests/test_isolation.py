@@ -1,0 +1,327 @@
+"""Issue 3: namespaces, root filesystem, devices and process attributes,
+checked from inside real containers (busybox + tests/probe/probe.c)."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import PYRUNC, unique_id
+
+
+def run_out(rt, b):
+    return rt.ok("run", "--bundle", b, unique_id()).stdout
+
+
+def test_hostname_domainname_uts(rt, make_bundle):
+    def edit(c):
+        c["hostname"] = "box1"
+        c["domainname"] = "example.org"
+    b = make_bundle(["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"], edit)
+    assert run_out(rt, b).split() == ["box1", "example.org"]
+    assert os.uname().nodename != "box1"
+
+    def no_uts(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "uts"]
+        c["hostname"] = "x"
+    b = make_bundle(["true"], no_uts)
+    r = rt.cmd("run", "--bundle", b, unique_id())
+    assert r.returncode == 1 and "UTS namespace" in r.stderr
+
+
+@pytest.fixture
+def traversable(tmp_path):
+    """The mapped root of a user namespace is an ordinary host uid: like
+    runc, pyrunc needs the bundle's path to be searchable by it."""
+    saved = []
+    p = tmp_path
+    while str(p) != "/tmp":
+        saved.append((p, os.stat(p).st_mode & 0o7777))
+        os.chmod(p, saved[-1][1] | 0o011)
+        p = p.parent
+    yield
+    for p, mode in saved:
+        os.chmod(p, mode)
+
+
+def test_every_namespace_is_new(rt, make_bundle, traversable):
+    types = ["pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"]
+
+    def edit(c):
+        c["linux"]["namespaces"] = [{"type": t} for t in types]
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+        c["linux"].pop("resources", None)
+        c["mounts"] = [m for m in c["mounts"] if m["type"] not in ("cgroup", "sysfs")]
+    names = ["pid", "net", "ipc", "uts", "mnt", "cgroup", "user", "time"]
+    b = make_bundle(["sh", "-c", "for n in %s; do readlink /proc/self/ns/$n; done; "
+                     "cat /proc/self/uid_map; cut -d. -f1 /proc/uptime; id -u" % " ".join(names)],
+                    edit)
+    out = run_out(rt, b).splitlines()
+    host = [os.readlink("/proc/self/ns/%s" % n) for n in names]
+    for inside, outside in zip(out[:8], host):
+        assert inside != outside
+    assert out[8].split() == ["0", "100000", "65536"]
+    host_uptime = float(open("/proc/uptime").read().split()[0])
+    assert int(out[9]) >= 86400 * 365 + host_uptime - 5
+    assert out[10] == "0"
+
+
+def test_namespace_inherited_when_not_listed(rt, make_bundle):
+    def edit(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+    b = make_bundle(["readlink", "/proc/self/ns/net"], edit)
+    assert run_out(rt, b).strip() == os.readlink("/proc/self/ns/net")
+
+
+def test_join_namespace_by_path_and_type_checks(rt, make_bundle):
+    holder = make_bundle(["probe", "sleep", "60"])
+    hid = unique_id()
+    rt.ok("run", "-d", "--bundle", holder, hid)
+    hpid = rt.state(hid)["pid"]
+    try:
+        def join(c):
+            for n in c["linux"]["namespaces"]:
+                if n["type"] in ("network", "ipc", "uts"):
+                    n["path"] = "/proc/%d/ns/%s" % (hpid, {"network": "net"}.get(n["type"], n["type"]))
+        b = make_bundle(["sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc"], join)
+        out = run_out(rt, b).split()
+        assert out == [os.readlink("/proc/%d/ns/net" % hpid), os.readlink("/proc/%d/ns/ipc" % hpid)]
+
+        def wrong(c):
+            for n in c["linux"]["namespaces"]:
+                if n["type"] == "network":
+                    n["path"] = "/proc/%d/ns/ipc" % hpid
+        b = make_bundle(["true"], wrong)
+        r = rt.cmd("run", "--bundle", b, unique_id())
+        assert r.returncode == 1 and "is not a network namespace" in r.stderr
+
+        def dup(c):
+            c["linux"]["namespaces"].append({"type": "pid"})
+        b = make_bundle(["true"], dup)
+        r = rt.cmd("run", "--bundle", b, unique_id())
+        assert r.returncode == 1 and "duplicate namespace type" in r.stderr
+    finally:
+        rt.ok("delete", "--force", hid)
+
+
+def test_mounts_in_order_with_options(rt, make_bundle, tmp_path):
+    host = tmp_path / "data"
+    host.mkdir()
+    (host / "f").write_text("hello\n")
+    (host / "sub").mkdir()
+
+    def edit(c):
+        c["mounts"] += [
+            {"destination": "/data", "type": "bind", "source": str(host), "options": ["rbind", "ro", "nosuid", "nodev"]},
+            {"destination": "/data/sub", "type": "tmpfs", "source": "tmpfs", "options": ["noexec", "size=1m", "mode=700"]},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosymfollow", "rw"]},
+        ]
+    b = make_bundle(["sh", "-c", "cat /data/f; touch /data/x 2>/dev/null && echo writable || echo readonly; "
+                     "grep -E ' /(data|data/sub|scratch) ' /proc/self/mountinfo; stat -c %a /data/sub"], edit)
+    out = run_out(rt, b).splitlines()
+    assert out[0] == "hello" and out[1] == "readonly"
+    info = {l.split()[4]: l for l in out[2:5]}
+    assert list(info) == ["/data", "/data/sub", "/scratch"]      # listed order
+    assert "ro," in info["/data"].split()[5] + "," and "nosuid" in info["/data"] and "nodev" in info["/data"]
+    assert "noexec" in info["/data/sub"] and "tmpfs" in info["/data/sub"]
+    assert "nosymfollow" in info["/scratch"]
+    assert out[5] == "700"
+    assert not (host / "x").exists()
+
+
+def test_overlay_rootfs_leaves_lower_layers_unchanged(rt, make_bundle, tmp_path, base_rootfs):
+    """An image's layers reach a runtime as an overlay: read-only lowers,
+    a writable upper."""
+    lower = base_rootfs
+    upper, work, merged = (tmp_path / n for n in ("upper", "work", "merged"))
+    for d in (upper, work, merged):
+        d.mkdir()
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    "lowerdir=%s,upperdir=%s,workdir=%s" % (lower, upper, work), str(merged)],
+                   check=True)
+    before = sorted(os.listdir(lower / "etc"))
+    try:
+        def edit(c):
+            c["root"] = {"path": str(merged), "readonly": False}
+        b = make_bundle(["sh", "-c", "echo new > /etc/added; rm /etc/hostname; cat /etc/added"], edit,
+                        rootfs_copy=False)
+        assert run_out(rt, b).strip() == "new"
+        assert (upper / "etc" / "added").read_text() == "new\n"
+        assert sorted(os.listdir(lower / "etc")) == before          # lower untouched
+        assert (lower / "etc" / "hostname").exists()
+    finally:
+        subprocess.run(["umount", str(merged)], check=True)
+
+
+def test_overlay_mount_inside_container(rt, make_bundle, tmp_path):
+    low = tmp_path / "low"
+    up = tmp_path / "up"
+    wk = tmp_path / "wk"
+    for d in (low, up, wk):
+        d.mkdir()
+    (low / "a").write_text("lower")
+
+    def edit(c):
+        c["mounts"].append({"destination": "/ov", "type": "overlay", "source": "overlay",
+                            "options": ["lowerdir=%s" % low, "upperdir=%s" % up, "workdir=%s" % wk]})
+    b = make_bundle(["sh", "-c", "cat /ov/a; echo upper > /ov/b"], edit)
+    assert run_out(rt, b).strip() == "lower"
+    assert (up / "b").read_text() == "upper\n" and not (low / "b").exists()
+
+
+def test_default_devices_and_links(rt, make_bundle):
+    b = make_bundle(["sh", "-c", "for d in null zero full random urandom tty; do "
+                     "stat -c '%n %F %t:%T %a' /dev/$d; done; for l in fd stdin stdout stderr ptmx; do "
+                     "echo $l $(readlink /dev/$l); done"])
+    out = run_out(rt, b).splitlines()
+    want = {"null": "1:3", "zero": "1:5", "full": "1:7", "random": "1:8", "urandom": "1:9",
+            "tty": "5:0"}
+    for line, (name, dev) in zip(out[:6], want.items()):
+        assert line == "/dev/%s character special file %s 666" % (name, dev)
+    assert out[6:] == ["fd /proc/self/fd", "stdin /proc/self/fd/0", "stdout /proc/self/fd/1",
+                       "stderr /proc/self/fd/2", "ptmx pts/ptmx"]
+
+
+def test_linux_devices(rt, make_bundle):
+    def edit(c):
+        c["linux"]["devices"] = [
+            {"path": "/dev/test1", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620, "uid": 1, "gid": 2},
+            {"path": "/dev/sub/test2", "type": "b", "major": 7, "minor": 66, "fileMode": 0o600},
+            {"path": "/dev/test3", "type": "p", "fileMode": 0o644},
+        ]
+    b = make_bundle(["sh", "-c", "stat -c '%n %F %t:%T %a %u %g' /dev/test1 /dev/sub/test2 /dev/test3"], edit)
+    assert run_out(rt, b).splitlines() == [
+        "/dev/test1 character special file 1:3 620 1 2",
+        "/dev/sub/test2 block special file 7:42 600 0 0",
+        "/dev/test3 fifo 0:0 644 0 0",
+    ]
+
+
+def test_sysctl(rt, make_bundle):
+    def edit(c):
+        c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"}
+    b = make_bundle(["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shm_rmid_forced"], edit)
+    host = open("/proc/sys/net/ipv4/ip_forward").read()
+    assert run_out(rt, b).split() == ["1", "1"]
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == host
+
+    def bad(c):
+        c["linux"]["sysctl"] = {"kernel.core_pattern": "|/evil"}
+    b = make_bundle(["true"], bad)
+    r = rt.cmd("run", "--bundle", b, unique_id())
+    assert r.returncode == 1 and "not namespaced" in r.stderr
+
+
+def test_readonly_root_and_propagation(rt, make_bundle):
+    def edit(c):
+        c["root"]["readonly"] = True
+        c["linux"]["rootfsPropagation"] = "shared"
+    b = make_bundle(["sh", "-c", "touch /x 2>/dev/null && echo rw || echo ro; "
+                     "awk '$5 == \"/\"' /proc/self/mountinfo"], edit)
+    out = run_out(rt, b).splitlines()
+    assert out[0] == "ro"
+    assert "shared:" in out[1]
+
+
+def test_process_user_cwd_env_umask(rt, make_bundle):
+    def edit(c):
+        c["process"]["user"] = {"uid": 10, "gid": 10, "additionalGids": [5, 7], "umask": 0o27}
+        c["process"]["cwd"] = "/new/dir"
+        c["process"]["env"] = ["PATH=/bin", "FOO=bar baz"]
+    b = make_bundle(["sh", "-c", "id; pwd; echo $FOO; umask"], edit)
+    out = run_out(rt, b).splitlines()
+    assert out[0].startswith("uid=10 gid=10") and "groups=5(tty),7" in out[0]
+    assert out[1:] == ["/new/dir", "bar baz", "0027"]
+
+
+def test_oom_score_adj_and_rlimits(rt, make_bundle):
+    def edit(c):
+        c["process"]["oomScoreAdj"] = 500
+        c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 3000, "hard": 4000},
+                                   {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+    b = make_bundle(["sh", "-c", "cat /proc/self/oom_score_adj; probe rlimits"], edit)
+    out = run_out(rt, b).splitlines()
+    assert out[0] == "500"
+    assert "RLIMIT_NOFILE 3000 4000" in out and "RLIMIT_CORE 0 0" in out
+
+    def bad(c):
+        c["process"]["rlimits"] = [{"type": "RLIMIT_TEST", "soft": 1, "hard": 1}]
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], bad), unique_id())
+    assert r.returncode == 1 and "RLIMIT_TEST" in r.stderr
+
+    def dup(c):
+        c["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": 1, "hard": 1}] * 2
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], dup), unique_id())
+    assert r.returncode == 1 and "duplicate rlimit" in r.stderr
+
+
+def test_only_stdio_and_preserved_fds_reach_the_process(rt, make_bundle, tmp_path):
+    """CVE-2024-21626: exactly 0, 1, 2 (+ --preserve-fds), whatever the caller leaks."""
+    b = make_bundle(["probe", "fds"])
+    leak = os.open("/", os.O_RDONLY)
+    extra = os.open(str(tmp_path), os.O_RDONLY)
+
+    def child_fds():
+        # in the child only: fd 3 = the dir to preserve, fd 42 = a leaked
+        # host directory, both inheritable (a careless caller)
+        os.dup2(extra, 3)
+        os.dup2(leak, 42)
+
+    def run(*flags):
+        return subprocess.run(PYRUNC + ["--root", rt.root, "run"] + list(flags) +
+                              ["--bundle", str(b), unique_id()], capture_output=True, text=True,
+                              close_fds=False, preexec_fn=child_fds)
+    try:
+        r = run()
+        assert r.returncode == 0, r.stderr
+        assert [l.split()[0] for l in r.stdout.splitlines()] == ["0", "1", "2"]
+        r = run("--preserve-fds", "1")
+        fds = dict(l.split(None, 1) for l in r.stdout.splitlines())
+        assert sorted(fds) == ["0", "1", "2", "3"] and fds["3"] == str(tmp_path)
+    finally:
+        os.close(leak)
+        os.close(extra)
+
+
+def test_console_socket(rt, make_bundle, tmp_path):
+    sock_path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+
+    def edit(c):
+        c["process"]["terminal"] = True
+        c["process"]["consoleSize"] = {"height": 30, "width": 100}
+    b = make_bundle(["sh", "-c", "tty; stty size; readlink /proc/self/fd/0; "
+                     "stat -c %t /dev/console; sleep 0.3"], edit)
+    cid = unique_id()
+    rt.ok("create", "--bundle", b, "--console-socket", sock_path, cid)
+    conn, _ = srv.accept()
+    msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
+    assert len(fds) == 1 and msg.startswith(b"/dev/pts/")
+    master = fds[0]
+    rt.ok("start", cid)
+    out = b""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    lines = out.decode().replace("\r", "").split("\n")
+    assert lines[0] == msg.decode()
+    assert lines[1] == "30 100"
+    assert lines[2] == msg.decode()
+    assert lines[3] == "88"                       # /dev/console is the pty (major 136)
+    rt.ok("delete", "--force", cid)
+    # a terminal without a console socket is refused for create
+    r = rt.cmd("create", "--bundle", b, unique_id())
+    assert r.returncode == 1 and "console socket" in r.stderr
