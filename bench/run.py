@@ -120,13 +120,17 @@ class Runtime:
                                      stderr=err)
             except OSError as e:
                 raise BenchError("%s: %s" % (" ".join(argv), e))
+            # a blocking wait: Popen.wait(timeout) polls with growing sleeps,
+            # which would round every time up to 0.5*(2^k-1) ms
+            timer = threading.Timer(timeout, p.kill)
+            timer.start()
             try:
-                rc = p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                raise BenchError("%s: timed out after %ss" % (" ".join(argv), timeout))
+                rc = p.wait()
+            finally:
+                timer.cancel()
             dt = time.perf_counter() - t0
+            if rc == -signal.SIGKILL and dt >= timeout:
+                raise BenchError("%s: timed out after %ss" % (" ".join(argv), timeout))
             if rc != 0:
                 err.seek(0)
                 raise BenchError("%s: exit %d: %s" % (" ".join(argv), rc,

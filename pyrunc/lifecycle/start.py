@@ -24,6 +24,9 @@ def start(ctx, cid):
         if config.process is None:
             raise PyruncError("process is required to start the container")
         if config.hooks.start_container:
+            # imported before joining the container's mount namespace
+            import subprocess  # noqa: F401
+            from pyrunc import fastjson  # noqa: F401
             from pyrunc.lifecycle import hooks
             st = c.state_json("running")
 

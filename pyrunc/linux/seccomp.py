@@ -77,8 +77,6 @@ SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_GET_ACTION_AVAIL = 2
 EFAULT = 14
 
-SCMP_FLTATR_CTL_OPTIMIZE = 8
-
 
 def _lib():
     try:
@@ -93,22 +91,22 @@ def _strerror(rc):
     return os.strerror(-rc).lower() if rc < 0 else "error %d" % rc
 
 
-def _action(name, errno_ret, where):
+def _action(name, errno_ret, where_action, where_errno):
     """(SECCOMP_RET_* value with its data) or ConfigError."""
     a = ACTIONS.get(name)
     if a is None:
-        raise ConfigError('%s/action: unknown action "%s"' % (where, name))
+        raise ConfigError('%s: unknown action "%s"' % (where_action, name))
     if name in UNSUPPORTED_ACTIONS:
-        raise ConfigError("%s/action: SCMP_ACT_NOTIFY is not supported yet" % where)
+        raise ConfigError("%s: SCMP_ACT_NOTIFY is not supported yet" % where_action)
     value, takes_errno = a
     if not takes_errno:
         if errno_ret is not None:
-            raise ConfigError("%s/errnoRet: action %s does not take an errno" % (where, name))
+            raise ConfigError("%s: action %s does not take an errno" % (where_errno, name))
         return value
     if errno_ret is None:
         errno_ret = EPERM
     if not 0 <= errno_ret <= 0xFFFF:
-        raise ConfigError("%s/errnoRet: %d is out of range 0..65535" % (where, errno_ret))
+        raise ConfigError("%s: %d is out of range 0..65535" % (where_errno, errno_ret))
     return value | errno_ret
 
 
@@ -188,7 +186,7 @@ def compile(seccomp):
     """Seccomp model -> (BPF program bytes, SECCOMP_FILTER_FLAG_* bits)."""
     ffi, lib = _lib()
     default = _action(seccomp.default_action, seccomp.default_errno_ret,
-                      WHERE + "/defaultAction"[:-len("/action")] if False else WHERE + "/default")
+                      WHERE + "/defaultAction", WHERE + "/defaultErrnoRet")
     return _compile(seccomp, default, ffi, lib)
 
 
@@ -201,9 +199,10 @@ def _compile(seccomp, default, ffi, lib):
         raise ConfigError("%s/defaultAction: libseccomp refused action %s"
                           % (WHERE, seccomp.default_action))
     try:
-        # a binary tree over the syscall numbers: large allow lists cost
-        # O(log n) per syscall instead of a linear walk
-        lib.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
+        # libseccomp's default (linear) layout: the binary tree of
+        # SCMP_FLTATR_CTL_OPTIMIZE=2 costs 50% more to build, and since
+        # Linux 5.11 the kernel's action cache skips the program anyway for
+        # syscalls a filter always allows
         for i, name in enumerate(seccomp.architectures or ()):
             tok = _arch_token(lib, name, "%s/architectures/%d" % (WHERE, i))
             rc = lib.seccomp_arch_add(ctx, tok)
@@ -213,7 +212,7 @@ def _compile(seccomp, default, ffi, lib):
         err = lib.__NR_SCMP_ERROR
         for i, sc in enumerate(seccomp.syscalls or ()):
             where = "%s/syscalls/%d" % (WHERE, i)
-            act = _action(sc.action, sc.errno_ret, where)
+            act = _action(sc.action, sc.errno_ret, where + "/action", where + "/errnoRet")
             conds = _conditions(sc.args, where)
             if act == default:
                 continue
