@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import statistics
@@ -102,7 +103,7 @@ class Runtime:
         return b
 
     def argv(self, *args):
-        return [self.binary, "--root", str(self.root)] + [str(a) for a in args]
+        return shlex.split(self.binary) + ["--root", str(self.root)] + [str(a) for a in args]
 
     # ---- calls
     def call(self, *args, timeout=120, capture=False, wrap=None):
@@ -532,7 +533,7 @@ def machine_info():
 
 def runtime_version(binary):
     try:
-        p = subprocess.run([binary, "--version"], stdin=subprocess.DEVNULL,
+        p = subprocess.run(shlex.split(binary) + ["--version"], stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -669,13 +670,14 @@ def markdown(results):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, help="samples per metric (default 30, --quick 3)")
+    ap.add_argument("--runs", type=int, help="samples per metric (default 40, --quick 5)")
     ap.add_argument("--out", default=str(HERE / "results"), help="output directory")
     ap.add_argument("--quick", action="store_true", help="~30 s smoke version")
     ap.add_argument("--scale-n", type=int, help="containers in the scale test (default 50)")
     ap.add_argument("--scale-runs", type=int, help="rounds of the scale test (default 5)")
     ap.add_argument("--list-n", type=int, help="containers present for list (default 500)")
-    ap.add_argument("--pyrunc", default=default_pyrunc(), help="pyrunc binary")
+    ap.add_argument("--pyrunc", default=default_pyrunc(),
+                    help="pyrunc command (default: $PYRUNC, .venv/bin/pyrunc, pyrunc on PATH)")
     ap.add_argument("--runc", default=find("runc"), help="runc binary ('' to skip)")
     ap.add_argument("--crun", default=find("crun"), help="crun binary ('' to skip)")
     ap.add_argument("--workdir", default=None, help="parent of the temporary directory (default /tmp)")
@@ -686,15 +688,15 @@ def main(argv=None):
     a = parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("bench/run.py: must run as root (it creates containers)")
-    if not a.pyrunc or not os.access(a.pyrunc, os.X_OK):
+    if not a.pyrunc or not shutil.which(shlex.split(a.pyrunc)[0]):
         sys.exit("bench/run.py: pyrunc not found (install it in .venv or pass --pyrunc)")
     params = {
         "quick": a.quick,
-        "runs": a.runs or (3 if a.quick else 30),
-        "scale_n": a.scale_n or (6 if a.quick else 50),
+        "runs": a.runs or (5 if a.quick else 40),
+        "scale_n": a.scale_n or (10 if a.quick else 50),
         "scale_par": 2,
         "scale_runs": a.scale_runs or (1 if a.quick else 5),
-        "list_n": a.list_n or (20 if a.quick else 500),
+        "list_n": a.list_n or (50 if a.quick else 500),
     }
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

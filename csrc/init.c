@@ -15,7 +15,9 @@
  *   3. drop bounding capabilities, set groups, gid, uid (keeping caps),
  *   4. set effective/permitted/inheritable and ambient capabilities,
  *   5. set no_new_privs, then load the seccomp filter (if not done in 2),
- *   6. mark every fd >= 3 + preserved CLOEXEC, then execve.
+ *   6. execve.
+ * Right after the wait, before any filter, every fd >= 3 + preserved is
+ * marked CLOEXEC.
  * Any failure is written to the report fd and the program exits 127.
  */
 #define _GNU_SOURCE
@@ -190,6 +192,12 @@ int main(int argc, char **argv)
     if (h.flags & F_WAIT_FIFO)
         wait_for_start(h.fifo_fd);
 
+    /* Nothing but stdio and the preserved fds may reach the process
+     * (CVE-2024-21626). The report fd is closed by the execve itself.
+     * Done before any seccomp filter exists: profiles rarely allow it. */
+    if (syscall(SYS_close_range, 3 + h.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        die("close_range", errno);
+
     if ((h.flags & F_SECCOMP) && (h.flags & F_SECCOMP_EARLY))
         load_seccomp(&h, prog);
 
@@ -234,11 +242,6 @@ int main(int argc, char **argv)
     }
     if ((h.flags & F_NNP) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         die("prctl: no_new_privs", errno);
-
-    /* Nothing but stdio and the preserved fds may reach the process
-     * (CVE-2024-21626). The report fd is closed by the execve itself. */
-    if (syscall(SYS_close_range, 3 + h.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        die("close_range", errno);
 
     if ((h.flags & F_SECCOMP) && !(h.flags & F_SECCOMP_EARLY))
         load_seccomp(&h, prog);

@@ -7,9 +7,11 @@ both, 0 or an absent field means "not set: keep the current value". The
 update is merged (config.resources.merge_update) with the container's
 current resources -- the merged result of the previous update, stored in
 the state as data["resources"], or else linux.resources of the config that
-create stored -- and the merged resources are written to the cgroup with
-Manager.update (device rules untouched). Kernel memory settings are
-ignored with a warning, as in runc 1.1.
+create stored -- and the merged record is saved for the next update. The
+cgroup gets what the update sets (resources.only_set, Manager.update,
+device rules untouched): runc writes only the non-zero fields too, and the
+driver pairs memory and swap against the cgroup's current values. Kernel
+memory settings are ignored with a warning, as in runc 1.1.
 """
 import os
 
