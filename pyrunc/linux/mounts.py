@@ -56,6 +56,23 @@ class Options:
         self.data = []
 
 
+_CLEARING = ("rw", "suid", "dev", "exec", "symfollow", "diratime")
+_ATIME = ("noatime", "relatime", "strictatime")
+
+
+def _merge_attr(attr_set, attr_clr, opt):
+    """Fold one option into mount_setattr's (attr_set, attr_clr) pair."""
+    a, c = _ATTR[opt]
+    if opt in _ATIME:
+        # the atime group is changed as a whole: attr_clr must be __ATIME
+        return (attr_set & ~S.MOUNT_ATTR__ATIME) | a, attr_clr | S.MOUNT_ATTR__ATIME
+    if opt in _CLEARING:
+        return attr_set & ~c, attr_clr | c
+    if a:
+        return attr_set | a, attr_clr & ~a
+    return attr_set, attr_clr     # atime, norelatime, nostrictatime
+
+
 def parse_options(options):
     o = Options()
     for opt in options:
@@ -67,20 +84,12 @@ def parse_options(options):
         elif opt[:1] == "r" and opt[1:] in PROPAGATION:
             o.propagation.append((PROPAGATION[opt[1:]], True))
         elif opt in _ATTR:
-            a, c = _ATTR[opt]
-            o.attr_set = (o.attr_set & ~c) | a
-            o.attr_clr = (o.attr_clr | c) & ~a if opt not in ("rw", "suid", "dev", "exec", "symfollow", "diratime") else o.attr_clr | c
-            if opt in ("rw", "suid", "dev", "exec", "symfollow", "diratime"):
-                o.attr_set &= ~c
+            o.attr_set, o.attr_clr = _merge_attr(o.attr_set, o.attr_clr, opt)
             o.flags |= _FLAGS.get(opt, 0)
             if opt == "rw":
                 o.flags &= ~S.MS_RDONLY
         elif opt[:1] == "r" and opt[1:] in _ATTR:
-            a, c = _ATTR[opt[1:]]
-            o.rattr_set = (o.rattr_set & ~c) | a
-            o.rattr_clr |= c
-            if opt[1:] in ("rw", "suid", "dev", "exec", "symfollow", "diratime"):
-                o.rattr_set &= ~c
+            o.rattr_set, o.rattr_clr = _merge_attr(o.rattr_set, o.rattr_clr, opt[1:])
         elif opt == "tmpcopyup":
             o.tmpcopyup = True
         elif opt in ("idmap", "ridmap"):
@@ -164,6 +173,8 @@ def _fs_log(fs):
 def mount_one(sysc, rootfd, m, mount_label=None):
     """Mount one config.json mount inside the rootfs."""
     o = parse_options(m.options)
+    if o.idmap or m.uid_mappings or m.gid_mappings:
+        raise PyruncError("mount %s: idmapped mounts are not supported by pyrunc" % m.destination)
     fstype = m.type or ("bind" if o.bind else None)
     dest = m.destination
     if not dest.startswith("/"):
