@@ -161,8 +161,7 @@ class Runtime:
     def cleanup(self):
         if self.root.is_dir():
             ids = sorted(os.listdir(self.root))
-            with concurrent.futures.ThreadPoolExecutor(4) as ex:
-                list(ex.map(self.delete_force, ids))
+            pool_run(4, self.delete_force, ids)
         remove_cgroup_prefix(self.cgparent)
 
     def leftovers(self):
@@ -425,10 +424,7 @@ class Bench:
                 cid = rt.new_id("sc")
                 jobs.append((cid, rt.bundle(cid, ["sleep", "100"])))
             t0 = time.perf_counter()
-            with concurrent.futures.ThreadPoolExecutor(par) as ex:
-                futs = [ex.submit(one, rt, cid, b) for cid, b in jobs]
-                for f in futs:
-                    f.result()
+            pool_run(par, lambda job: one(rt, *job), jobs)
             dt = time.perf_counter() - t0
             if counted:
                 self.add("scale", rt, dt)
@@ -448,9 +444,7 @@ class Bench:
             for rt in self.rts:
                 check_memory(n, self.samples["init_rss"].get(rt.name))
                 t0 = time.perf_counter()
-                with concurrent.futures.ThreadPoolExecutor(self.p["scale_par"]) as ex:
-                    for f in [ex.submit(mk, rt) for _ in range(n)]:
-                        f.result()
+                pool_run(self.p["scale_par"], mk, [rt] * n)
                 self.log("   %s: %d containers created in %.1fs"
                          % (rt.name, n, time.perf_counter() - t0))
                 out = rt.call("list", "-q", capture=True)[1].split()
@@ -468,8 +462,7 @@ class Bench:
         finally:
             for rt in self.rts:
                 t0 = time.perf_counter()
-                with concurrent.futures.ThreadPoolExecutor(self.p["scale_par"]) as ex:
-                    list(ex.map(rt.delete_force, present[rt.name]))
+                pool_run(self.p["scale_par"], rt.delete_force, present[rt.name])
                 if present[rt.name]:
                     self.log("   %s: %d containers deleted in %.1fs"
                              % (rt.name, len(present[rt.name]), time.perf_counter() - t0))
@@ -481,6 +474,20 @@ class Bench:
         self.section("memory", self.memory)
         self.section("scale", self.scale)
         self.section("list", self.list_many)
+
+
+def pool_run(par, fn, items):
+    """fn(item) for every item, `par` at a time; on the first failure (or
+    Ctrl-C) the jobs not yet started are cancelled, then it re-raises."""
+    ex = concurrent.futures.ThreadPoolExecutor(par)
+    try:
+        futs = [ex.submit(fn, it) for it in items]
+        return [f.result() for f in futs]
+    except BaseException:
+        ex.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        ex.shutdown(wait=True)
 
 
 def read_vmrss(pid):
@@ -772,4 +779,7 @@ def _pyrunc_python(results):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("bench/run.py: interrupted (containers, cgroups and the work directory were removed)")

@@ -325,3 +325,21 @@ def test_console_socket(rt, make_bundle, tmp_path):
     # a terminal without a console socket is refused for create
     r = rt.cmd("create", "--bundle", b, unique_id())
     assert r.returncode == 1 and "console socket" in r.stderr
+
+
+def test_lsm_fields_ignored_with_a_warning_without_the_lsm(rt, make_bundle):
+    """No AppArmor or SELinux on this host: pyrunc ignores the labels with a
+    warning (crun's rule; runc errors). Documented in pyrunc/linux/lsm.py."""
+    from pyrunc.linux import lsm
+    if lsm.apparmor_enabled() or lsm.selinux_enabled():
+        pytest.skip("this host has an LSM: the labels would be applied")
+
+    def edit(c):
+        c["process"]["apparmorProfile"] = "acme_secure_profile"
+        c["process"]["selinuxLabel"] = "system_u:system_r:svirt_lxc_net_t:s0:c124,c675"
+        c["linux"]["mountLabel"] = "system_u:object_r:svirt_sandbox_file_t:s0:c715,c811"
+    b = make_bundle(["true"], edit)
+    r = rt.cmd("run", "--bundle", b, unique_id())
+    assert r.returncode == 0
+    assert "apparmorProfile 'acme_secure_profile' ignored: AppArmor is not enabled" in r.stderr
+    assert "selinuxLabel" in r.stderr and "mountLabel" in r.stderr

@@ -390,8 +390,9 @@ def test_features():
     assert f["enabled"] is True
     assert "SCMP_ACT_NOTIFY" not in f["actions"]
     assert {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL"} <= set(f["actions"])
-    assert f["operators"] == ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
-                              "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"]
+    assert f["operators"] == ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+                              "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]
+    assert f["actions"] == sorted(f["actions"])
     if os.uname().machine == "x86_64":
         assert {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"} <= set(f["archs"])
     assert set(f["supportedFlags"]) <= set(f["knownFlags"])
@@ -417,6 +418,8 @@ def bundle_with(make_bundle, seccomp_doc, args, nnp=True, core0=False, copy=Fals
     def edit(cfg):
         cfg["linux"]["seccomp"] = seccomp_doc
         cfg["process"]["noNewPrivileges"] = nnp
+        if copy:
+            cfg["root"]["readonly"] = False
         if core0:
             cfg["process"].setdefault("rlimits", []).append(
                 {"type": "RLIMIT_CORE", "hard": 0, "soft": 0})

@@ -84,6 +84,8 @@ def check_config(config, warn=log.warn):
         if proc and proc.oom_score_adj is not None and not -1000 <= proc.oom_score_adj <= 1000:
             raise ConfigError("config.json: /process/oomScoreAdj: %d is out of range "
                               "-1000..1000" % proc.oom_score_adj)
+        from pyrunc.linux import lsm
+        p.apparmor, p.selinux, p.mount_label = lsm.check(proc, lx, warn)
         p.seccomp = None
         if lx and lx.seccomp is not None:
             from pyrunc.linux import seccomp

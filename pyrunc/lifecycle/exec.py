@@ -26,6 +26,7 @@ class Prep:
         self.rlimits = []
         self.caps = None
         self.seccomp = None
+        self.apparmor = self.selinux = None
 
     def close(self):
         for fd in self.fds:
@@ -80,6 +81,10 @@ def build_process(c, opts):
             ambient=caps.ambient or ())
     if opts.get("no_new_privs"):
         kw["no_new_privileges"] = True
+    if opts.get("apparmor"):
+        kw["apparmor_profile"] = opts["apparmor"]
+    if opts.get("process_label"):
+        kw["selinux_label"] = opts["process_label"]
     return Process(**kw)
 
 
@@ -106,6 +111,8 @@ def exec_(ctx, cid, opts):
     sysc.close_range(3 + prep.preserve, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
     prep.rlimits = rlimits.check(proc.rlimits)
     prep.caps = capabilities.masks(proc.capabilities, log.warn) if proc.capabilities else None
+    from pyrunc.linux import lsm
+    prep.apparmor, prep.selinux, _ = lsm.check(proc, None, log.warn)
     config_lx = None
     from pyrunc.lifecycle.common import stored_config
     try:
@@ -213,7 +220,8 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
         if pid == 0:
             try:
                 os.setsid() if proc.terminal else None
-                procfs = Procfs.open(sysc) if proc.oom_score_adj is not None else None
+                need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
+                procfs = Procfs.open(sysc) if need else None
                 plan = init.process_plan(sysc, proc, prep, lx.personality if lx else None,
                                          procfs)
                 if procfs:

@@ -19,7 +19,7 @@ def preload(config):
     import resource  # noqa: F401
     import struct  # noqa: F401
     from pyrunc.linux import devices, mounts, namespaces, paths, procfs, rlimits, rootfs, sysctl  # noqa: F401
-    from pyrunc.linux import process  # noqa: F401
+    from pyrunc.linux import lsm, process  # noqa: F401
     proc = config.process
     if proc is not None and proc.terminal:
         import socket  # noqa: F401
@@ -36,7 +36,7 @@ def preload_exec(proc):
     import fcntl  # noqa: F401
     import resource  # noqa: F401
     import struct  # noqa: F401
-    from pyrunc.linux import process, procfs, rlimits  # noqa: F401
+    from pyrunc.linux import lsm, process, procfs, rlimits  # noqa: F401
     if proc.terminal:
         import socket  # noqa: F401
         from pyrunc.linux import console  # noqa: F401
@@ -123,9 +123,9 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     proc = config.process
     procfs = Procfs.open(sysc)
     if has_mntns:
-        rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns)
+        rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns, prep.mount_label)
     else:
-        rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns)
+        rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns, prep.mount_label)
     if proc is not None and proc.cwd:
         # made now, inside the root, while it is still writable (as runc)
         from pyrunc.linux import paths
@@ -177,6 +177,9 @@ def process_plan(sysc, proc, prep, personality, procfs):
             from pyrunc.linux import console
             console.setup(sysc, prep.console, proc.console_size)
         lproc.apply_attributes(sysc, proc, personality, procfs)
+        if getattr(prep, "apparmor", None) or getattr(prep, "selinux", None):
+            from pyrunc.linux import lsm
+            lsm.apply(procfs, prep.apparmor, prep.selinux)
         lproc.chdir(proc.cwd)
         env = list(proc.env)
         if prep.preserve and os.environ.get("LISTEN_FDS"):

@@ -35,22 +35,21 @@ def open_host_devnull(sysc):
     return fd
 
 
-def prepare(sysc, config, rootfs, in_userns):
+def prepare(sysc, config, rootfs, in_userns, mount_label=None):
     """Steps 1-3: returns rootfd (O_PATH of the rootfs bind)."""
     sysc.mount(None, "/", None, S.MS_REC | S.MS_SLAVE)
     sysc.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC)
-    return _populate(sysc, config, rootfs, in_userns)
+    return _populate(sysc, config, rootfs, in_userns, mount_label)
 
 
-def prepare_no_mntns(sysc, config, rootfs, in_userns):
+def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None):
     """Without a mount namespace the mounts land in the host's tree (as
     with runc); delete unmounts what create added under the rootfs."""
-    return _populate(sysc, config, rootfs, in_userns)
+    return _populate(sysc, config, rootfs, in_userns, mount_label)
 
 
-def _populate(sysc, config, rootfs, in_userns):
+def _populate(sysc, config, rootfs, in_userns, label):
     rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    label = config.linux.mount_label if config.linux else None
     for m in config.mounts:
         try:
             mounts.mount_one(sysc, rootfd, m, label)

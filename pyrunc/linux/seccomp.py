@@ -269,11 +269,11 @@ def features():
     archs = [a for a in ARCHS
              if lib.seccomp_arch_resolve_name(a[len("SCMP_ARCH_"):].lower().encode())]
     supported = [n for n, b in FLAGS.items() if _flag_supported(lib, ffi, b)]
-    return {
+    return {                # sorted, as runc lists them
         "enabled": True,
-        "actions": actions,
-        "operators": list(OPERATORS),
-        "archs": archs,
-        "knownFlags": list(FLAGS),
-        "supportedFlags": supported,
+        "actions": sorted(actions),
+        "operators": sorted(OPERATORS),
+        "archs": sorted(archs),
+        "knownFlags": sorted(FLAGS),
+        "supportedFlags": sorted(supported),
     }
