@@ -744,6 +744,8 @@ def main(argv=None):
         print("runtimes: %s; runs %d; scale %d x %d; list %d" % (
             ", ".join(rt.name for rt in runtimes), params["runs"], params["scale_n"],
             params["scale_runs"], params["list_n"]), flush=True)
+        params["roots"] = {rt.name: str(rt.root) for rt in runtimes}
+        params["cgroup_parents"] = {rt.name: "/" + rt.cgparent for rt in runtimes}
         bench = Bench(runtimes, params, log=lambda s: print(s, flush=True))
         bench.run_all()
     finally:

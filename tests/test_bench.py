@@ -70,14 +70,8 @@ def test_quick_run_writes_every_metric(tmp_path):
 
     # nothing of the run is left: no work dir, no cgroups of its prefixes
     assert not [d for d in os.listdir(tmp_path) if d.startswith("pyrunc-bench-")]
-    for name in res["runtimes"]:
-        assert not [d for d in _bench_cgroups() if d.startswith("bench-%s-" % name)]
-
-
-def _bench_cgroups():
-    found = []
-    for top in ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", e)
-                                     for e in os.listdir("/sys/fs/cgroup")]:
-        if os.path.isdir(top):
-            found += [d for d in os.listdir(top) if d.startswith("bench-")]
-    return found
+    parents = res["params"]["cgroup_parents"]
+    assert set(parents) == set(res["runtimes"])
+    for name, parent in parents.items():
+        assert bench.cgroup_dirs(parent.strip("/")) == [], (name, parent)
+        assert not os.path.exists(res["params"]["roots"][name])

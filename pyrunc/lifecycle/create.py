@@ -17,9 +17,10 @@ hooks / hooks done), X (about to exec the helper), E <text> (failed).
 A failed create kills the init and removes the cgroup and the state dir.
 """
 import os
-import signal
-import socket
 import time
+
+# _socket, not socket: socket.py imports enum (milliseconds per call)
+import _socket
 
 from pyrunc import OCI_VERSION, log
 from pyrunc.errors import PyruncError
@@ -155,7 +156,7 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
             sysc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is reparented to us
         from pyrunc.lifecycle import init
         init.preload(config)
-        ps, cs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ps, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         c1 = os.fork()
         if c1 == 0:
             ps.close()
@@ -230,10 +231,10 @@ def _drive(ps, c1, c, config, mgr):
 
 def _runtime_hooks(c, config, init_pid):
     """prestart (deprecated) and createRuntime, in the runtime namespace."""
-    from pyrunc.lifecycle import hooks
     h = config.hooks
     if not (h.prestart or h.create_runtime):
         return
+    from pyrunc.lifecycle import hooks
     st = c.state_json("created")
     st["pid"] = init_pid
     # prestart sees "created" (as crun; runtime-tools hooks_stdin expects it)

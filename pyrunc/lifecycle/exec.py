@@ -10,8 +10,9 @@ pyrunc stays as the process's parent. In the foreground P is a child
 subreaper, forwards signals and exits with the process's status.
 """
 import os
-import signal
-import socket
+
+import _signal
+import _socket
 
 from pyrunc import log
 from pyrunc.errors import ExecStoppedError, PyruncError
@@ -138,7 +139,7 @@ def exec_(ctx, cid, opts):
         prep.fds += [rep_r, rep_w]
         from pyrunc.lifecycle import init
         init.preload_exec(proc)
-        ps, cs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ps, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         c1 = os.fork()
         if c1 == 0:
             ps.close()
@@ -237,8 +238,8 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
     os._exit(code)
 
 
-_FORWARD = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1,
-            signal.SIGUSR2, signal.SIGWINCH, signal.SIGALRM, signal.SIGCONT)
+# HUP INT QUIT USR1 USR2 ALRM TERM CONT WINCH (_signal: `signal` imports enum)
+_FORWARD = (1, 2, 3, 10, 12, 14, 15, 18, 28)
 
 
 def _wait(pid):
@@ -248,7 +249,7 @@ def _wait(pid):
         except OSError:
             pass
     for s in _FORWARD:
-        signal.signal(s, forward)
+        _signal.signal(s, forward)
     while True:
         try:
             p, status = os.waitpid(-1, 0)

@@ -22,7 +22,6 @@ def preload(config):
     from pyrunc.linux import lsm, process  # noqa: F401
     proc = config.process
     if proc is not None and proc.terminal:
-        import socket  # noqa: F401
         from pyrunc.linux import console  # noqa: F401
     if any(m.type == "cgroup" for m in config.mounts):
         from pyrunc.linux import cgroupfs  # noqa: F401
@@ -38,7 +37,6 @@ def preload_exec(proc):
     import struct  # noqa: F401
     from pyrunc.linux import lsm, process, procfs, rlimits  # noqa: F401
     if proc.terminal:
-        import socket  # noqa: F401
         from pyrunc.linux import console  # noqa: F401
 
 

@@ -1,12 +1,12 @@
 """run: create + start (+ wait, forwarding signals, + delete)."""
 import os
-import signal
+
+import _signal   # not `signal`: it imports enum, milliseconds on every run
 
 from pyrunc.errors import PyruncError
 
-_FORWARD = tuple(s for s in signal.Signals if s not in (
-    signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS,
-    signal.SIGILL, signal.SIGFPE, signal.SIGTTIN, signal.SIGTTOU, signal.SIGTSTP))
+# every catchable signal except the job-control, fault and child ones
+_FORWARD = tuple(s for s in range(1, 32) if s not in (4, 7, 8, 9, 11, 17, 19, 20, 21, 22))
 
 
 def run(ctx, cid, opts):
@@ -27,7 +27,7 @@ def run(ctx, cid, opts):
                 pass
         for s in _FORWARD:
             try:
-                signal.signal(s, forward)
+                _signal.signal(s, forward)
             except (OSError, ValueError):
                 pass
     try:

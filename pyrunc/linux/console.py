@@ -6,6 +6,7 @@ terminal and stdio of the process and bind-mounted on /dev/console.
 The master comes from /dev/pts/ptmx verified to be devpts' ptmx (5:2), and
 the peer from TIOCGPTPEER, never from a path (CVE-2025-52565).
 """
+import _socket
 import fcntl
 import os
 import stat
@@ -41,7 +42,6 @@ def open_pty(sysc):
 def setup(sysc, sock_fd, console_size, make_console=True):
     """In the container's init, after pivot_root. Returns nothing; fds 0-2
     are the pty peer afterwards."""
-    import socket
     try:
         master, peer, name = open_pty(sysc)
     except OSError as e:
@@ -71,9 +71,11 @@ def setup(sysc, sock_fd, console_size, make_console=True):
                     os.close(target)
             finally:
                 os.close(dev)
-        sock = socket.socket(fileno=sock_fd)
+        sock = _socket.socket(fileno=sock_fd)
         try:
-            socket.send_fds(sock, [name.encode()], [master])
+            # one sendmsg: the pty name, and exactly one fd (SCM_RIGHTS)
+            sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                            struct.pack("i", master))])
         finally:
             sock.close()
     finally:
@@ -87,8 +89,7 @@ def setup(sysc, sock_fd, console_size, make_console=True):
 
 def connect(path):
     """In pyrunc, before any fork: connect to the caller's console socket."""
-    import socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.connect(path)
     except OSError as e:
