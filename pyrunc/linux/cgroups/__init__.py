@@ -70,7 +70,10 @@ import os
 DEFAULT_ROOT = "/sys/fs/cgroup"
 
 
-class CgroupError(Exception):
+from pyrunc.errors import PyruncError
+
+
+class CgroupError(PyruncError):
     """A cgroup operation failed; the message is meant for the user."""
 
 
