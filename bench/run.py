@@ -525,7 +525,15 @@ def first_line(path, prefix):
     return "unknown"
 
 
-def machine_info():
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def machine_info(load_start):
     mem = first_line("/proc/meminfo", "MemTotal")
     return {
         "cpu": first_line("/proc/cpuinfo", "model name"),
@@ -534,6 +542,7 @@ def machine_info():
         "kernel": platform.release(),
         "cgroups": cgroup_layout(),
         "python (bench)": platform.python_version(),
+        "load average 1/5/15 min (start, end)": "%s; %s" % (load_start, loadavg()),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -718,6 +727,7 @@ def main(argv=None):
     work = Path(tempfile.mkdtemp(prefix="pyrunc-bench-", dir=a.workdir))
     runtimes, skipped, leftovers = [], {}, []
     t_start = time.perf_counter()
+    load_start = loadavg()
     try:
         rootfs = work / "rootfs"
         prepare_rootfs(rootfs)
@@ -761,7 +771,7 @@ def main(argv=None):
         shutil.rmtree(work, ignore_errors=True)
     params["wall_s"] = round(time.perf_counter() - t_start, 1)
 
-    results = build_results(bench, machine_info(), runtimes, params, leftovers, skipped)
+    results = build_results(bench, machine_info(load_start), runtimes, params, leftovers, skipped)
     results["machine"]["python (pyrunc)"] = _pyrunc_python(results)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     md = markdown(results)

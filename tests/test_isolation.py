@@ -343,3 +343,62 @@ def test_lsm_fields_ignored_with_a_warning_without_the_lsm(rt, make_bundle):
     assert r.returncode == 0
     assert "apparmorProfile 'acme_secure_profile' ignored: AppArmor is not enabled" in r.stderr
     assert "selinuxLabel" in r.stderr and "mountLabel" in r.stderr
+
+
+def test_no_pivot_and_tmpcopyup(rt, make_bundle):
+    def edit(c):
+        c["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                            "options": ["tmpcopyup", "mode=755"]})
+    b = make_bundle(["sh", "-c", "cat /etc/hostname; grep ' /etc ' /proc/self/mountinfo | "
+                     "awk '{print $9}'; echo x > /etc/new && echo written"], edit)
+    r = rt.ok("run", "--no-pivot", "--bundle", b, unique_id())
+    assert r.stdout.split() == ["pyrunc", "tmpfs", "written"]
+    assert not (b / "rootfs" / "etc" / "new").exists()
+
+
+def test_personality_and_scheduler(rt, make_bundle):
+    def edit(c):
+        c["linux"]["personality"] = {"domain": "LINUX32"}
+        c["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 5}
+        c["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+    b = make_bundle(["sh", "-c", "uname -m; awk '{print $19, $41}' /proc/self/stat"], edit)
+    out = rt.ok("run", "--bundle", b, unique_id()).stdout.split()
+    assert out[0] in ("i686", "i386")
+    assert out[1:] == ["5", "3"]        # nice 5, policy SCHED_BATCH
+
+
+def test_kill_all_reaches_every_process_without_pid_namespace(rt, make_bundle, tmp_path):
+    def edit(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+    b = make_bundle(["sh", "-c", "probe sleep 60 & probe sleep 60 & wait"], edit)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    time.sleep(0.3)
+    procs = json.loads(rt.ok("ps", "--format", "json", cid).stdout)
+    assert len(procs) == 3
+    rt.ok("kill", "--all", cid, "KILL")
+    time.sleep(0.3)
+    for p in procs:
+        assert not os.path.exists("/proc/%d" % p) or \
+            open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] == "Z"
+    rt.ok("delete", "--force", cid)
+
+
+def test_listen_fds_socket_activation(rt, make_bundle, tmp_path):
+    b = make_bundle(["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; probe fds"])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(tmp_path / "act.sock"))
+    s.listen(1)
+
+    def child():
+        os.dup2(s.fileno(), 3)
+    env = dict(os.environ, LISTEN_FDS="1")
+    env.pop("LISTEN_PID", None)
+    r = subprocess.run(PYRUNC + ["--root", rt.root, "run", "--bundle", str(b), unique_id()],
+                       capture_output=True, text=True, close_fds=False, preexec_fn=child, env=env)
+    s.close()
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "1 1"
+    assert [l.split()[0] for l in lines[1:]] == ["0", "1", "2", "3"]
+    assert "socket:" in lines[4]
