@@ -538,7 +538,8 @@ def machine_info(load_start):
     return {
         "cpu": first_line("/proc/cpuinfo", "model name"),
         "cores": os.cpu_count(),
-        "memory": mem,
+        "memory": ("%.1f GiB" % (int(mem.split()[0]) / 1048576.0)
+                   if mem.endswith("kB") else mem),
         "kernel": platform.release(),
         "cgroups": cgroup_layout(),
         "python (bench)": platform.python_version(),

@@ -11,9 +11,10 @@ Process tree (the shortest the namespaces allow):
                                    init helper, which waits for `start`
 
 P and the children talk over a SOCK_SEQPACKET pair; every message is one
-packet: G (go: C1 is in the cgroup), U/M (user namespace made / maps
+packet: G (go), U/M (user namespace made / maps
 written), P <pid> (the init's pid), H/h (ready for the runtime-namespace
-hooks / hooks done), X (about to exec the helper), E <text> (failed).
+hooks / hooks done), C (the init is in its cgroup), X (about to exec the helper), E <text>
+(failed).
 A failed create kills the init and removes the cgroup and the state dir.
 """
 import os
@@ -192,8 +193,6 @@ def _drive(ps, c1, c, config, mgr):
     init_pid = 0
     seen_exec = False
     try:
-        if mgr is not None:
-            mgr.add_pid(c1)
         ps.send(b"G")
         while True:
             msg = ps.recv(65536)
@@ -207,6 +206,14 @@ def _drive(ps, c1, c, config, mgr):
                 init_pid = int(rest)
                 os.waitpid(c1, 0)
                 c1 = 0
+                # The init joins its cgroup while it sets up its mounts: on
+                # cgroup v1 the first migration after a quiet spell waits an
+                # RCU grace period (~10 ms here), so we overlap it. The init
+                # waits for "C" before it unshares its cgroup namespace or
+                # mounts a cgroup filesystem.
+                if mgr is not None:
+                    mgr.add_pid(init_pid)
+                ps.send(b"C")
             elif kind == b"H":
                 _runtime_hooks(c, config, init_pid)
                 ps.send(b"h")

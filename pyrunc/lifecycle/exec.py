@@ -114,12 +114,9 @@ def exec_(ctx, cid, opts):
     prep.caps = capabilities.masks(proc.capabilities, log.warn) if proc.capabilities else None
     from pyrunc.linux import lsm
     prep.apparmor, prep.selinux, _ = lsm.check(proc, None, log.warn)
-    config_lx = None
     from pyrunc.lifecycle.common import stored_config
-    try:
-        config_lx = stored_config(c).linux
-    except (OSError, PyruncError):
-        pass
+    # fail closed: without the stored config we would not know its seccomp
+    config_lx = stored_config(c).linux
     if config_lx is not None and config_lx.seccomp is not None:
         from pyrunc.linux import seccomp
         prep.seccomp = seccomp.compile(config_lx.seccomp)

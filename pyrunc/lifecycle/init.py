@@ -77,8 +77,10 @@ def child1(sysc, sock, c, config, rootfs, prep, no_pivot):
             sysc.unshare(S.CLONE_NEWUSER)
             sock.send(b"U")
             _expect(sock, b"M")
-        if ns.unshare:
-            sysc.unshare(ns.unshare)
+        # the cgroup namespace is unshared by the init itself, once it is in
+        # its cgroup (see create._drive)
+        if ns.unshare & ~S.CLONE_NEWCGROUP:
+            sysc.unshare(ns.unshare & ~S.CLONE_NEWCGROUP)
         if ns.time_offsets:
             # before the uid change: we are non-dumpable, so /proc/self files
             # belong to the host's root, which we still are
@@ -120,10 +122,20 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     has_mntns = "mount" in ns.types
     proc = config.process
     procfs = Procfs.open(sysc)
+    joined = []
+
+    def join_cgroup():
+        if not joined:
+            _expect(sock, b"C")
+            if ns.unshare & S.CLONE_NEWCGROUP:
+                sysc.unshare(S.CLONE_NEWCGROUP)
+            joined.append(True)
     if has_mntns:
-        rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns, prep.mount_label)
+        rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns, prep.mount_label, join_cgroup)
     else:
-        rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns, prep.mount_label)
+        rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns, prep.mount_label,
+                                          join_cgroup)
+    join_cgroup()
     if proc is not None and proc.cwd:
         # made now, inside the root, while it is still writable (as runc)
         from pyrunc.linux import paths

@@ -35,22 +35,24 @@ def open_host_devnull(sysc):
     return fd
 
 
-def prepare(sysc, config, rootfs, in_userns, mount_label=None):
+def prepare(sysc, config, rootfs, in_userns, mount_label=None, before_cgroup=None):
     """Steps 1-3: returns rootfd (O_PATH of the rootfs bind)."""
     sysc.mount(None, "/", None, S.MS_REC | S.MS_SLAVE)
     sysc.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC)
-    return _populate(sysc, config, rootfs, in_userns, mount_label)
+    return _populate(sysc, config, rootfs, in_userns, mount_label, before_cgroup)
 
 
-def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None):
+def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None, before_cgroup=None):
     """Without a mount namespace the mounts land in the host's tree (as
     with runc); delete unmounts what create added under the rootfs."""
-    return _populate(sysc, config, rootfs, in_userns, mount_label)
+    return _populate(sysc, config, rootfs, in_userns, mount_label, before_cgroup)
 
 
-def _populate(sysc, config, rootfs, in_userns, label):
+def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
     rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     for m in config.mounts:
+        if m.type == "cgroup" and before_cgroup is not None:
+            before_cgroup()     # a cgroup mount shows the cgroup we are in
         try:
             mounts.mount_one(sysc, rootfd, m, label)
         except OSError as e:

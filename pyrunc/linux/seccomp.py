@@ -198,11 +198,11 @@ def _compile(seccomp, default, ffi, lib):
     if ctx == ffi.NULL:
         raise ConfigError("%s/defaultAction: libseccomp refused action %s"
                           % (WHERE, seccomp.default_action))
+    # libseccomp's default (linear) layout is kept: the binary tree of
+    # SCMP_FLTATR_CTL_OPTIMIZE=2 costs 50% more to build, and since Linux
+    # 5.11 the kernel's action cache skips the program for the syscalls a
+    # filter always allows
     try:
-        # libseccomp's default (linear) layout: the binary tree of
-        # SCMP_FLTATR_CTL_OPTIMIZE=2 costs 50% more to build, and since
-        # Linux 5.11 the kernel's action cache skips the program anyway for
-        # syscalls a filter always allows
         for i, name in enumerate(seccomp.architectures or ()):
             tok = _arch_token(lib, name, "%s/architectures/%d" % (WHERE, i))
             rc = lib.seccomp_arch_add(ctx, tok)
