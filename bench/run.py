@@ -61,7 +61,7 @@ METRICS = [
     ("exec_true", "`exec` of `true` into a running container", "ms", None),
     ("create_peak_rss", "peak RSS of the runtime during `create`", "MiB", ("ratio", 1.0)),
     ("init_rss", "RSS of a created container's waiting init", "MiB", ("ratio", 1.0)),
-    ("scale", "scale: {scale_n} containers create+start+delete, {scale_par} in flight (wall)", "s", ("ratio", 1.0)),
+    ("scale", "scale: {scale_n} containers create+start+kill+delete, {scale_par} in flight (wall)", "s", ("ratio", 1.0)),
     ("list", "`list` with {list_n} containers present", "ms", ("abs<", 100.0)),
     ("list_json", "`list --format json` with {list_n} containers present", "ms", ("abs<", 100.0)),
 ]
@@ -161,6 +161,7 @@ class Runtime:
     def cleanup(self):
         if self.root.is_dir():
             ids = sorted(os.listdir(self.root))
+            kill_cgroup_procs(self.cgparent)
             pool_run(4, self.delete_force, ids)
         remove_cgroup_prefix(self.cgparent)
 
@@ -215,6 +216,72 @@ def remove_cgroup_prefix(prefix):
             if not busy:
                 break
             time.sleep(0.1)
+
+
+def kill_cgroup_procs(prefix, names=None, timeout=10.0):
+    """SIGKILL every process in our cgroups /<prefix>/<name> (all names when
+    None) and wait until they are gone. Only the run's own containers live
+    there."""
+    tops = cgroup_dirs(prefix)
+    if not tops:
+        return
+    top = next((t for t in tops if "/pids/" in t), tops[0])
+    dirs = ([os.path.join(top, n) for n in names] if names is not None
+            else [d for d, _s, _f in os.walk(top)])
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = 0
+        for d in dirs:
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                alive += 1
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if not alive or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
+
+
+class PidWaiter:
+    """Wait for a process that is not our child to exit (pidfd, else /proc)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            self.fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.fd = None
+        return self
+
+    def wait(self, timeout):
+        if self.fd is not None:
+            import select
+            p = select.poll()
+            p.register(self.fd, select.POLLIN)
+            if not p.poll(timeout * 1000):
+                raise BenchError("pid %d did not exit in %ss" % (self.pid, timeout))
+            return
+        deadline = time.monotonic() + timeout
+        while os.path.exists("/proc/%d" % self.pid):
+            st = first_line("/proc/%d/status" % self.pid, "State")
+            if st.startswith(("Z", "X")):
+                return
+            if time.monotonic() > deadline:
+                raise BenchError("pid %d did not exit in %ss" % (self.pid, timeout))
+            time.sleep(0.001)
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 def cgroup_layout():
@@ -405,15 +472,19 @@ class Bench:
             raise BenchError("%s create: exit %d" % (rt.name, p.returncode))
         return ru.ru_maxrss
 
-    # 5a. scale: N containers create+start+delete, P in flight
+    # 5a. scale: N containers create+start+kill+wait+delete, P in flight
     def scale(self):
         n, par = self.p["scale_n"], self.p["scale_par"]
 
         def one(rt, cid, b):
             try:
-                rt.create(cid, b)
+                rt.create(cid, b, b / "pid")
                 rt.call("start", cid)
-                rt.call("delete", "--force", cid)
+                pid = int((b / "pid").read_text().strip())
+                with PidWaiter(pid) as w:
+                    rt.call("kill", cid, "KILL")
+                    w.wait(30)
+                rt.call("delete", cid)
             except BaseException:
                 rt.delete_force(cid)
                 raise
@@ -462,6 +533,10 @@ class Bench:
         finally:
             for rt in self.rts:
                 t0 = time.perf_counter()
+                # untimed cleanup: kill the waiting inits first, so that
+                # `delete --force` finds them dead (runc 1.1 otherwise
+                # polls every 100 ms for each one)
+                kill_cgroup_procs(rt.cgparent, present[rt.name])
                 pool_run(self.p["scale_par"], rt.delete_force, present[rt.name])
                 if present[rt.name]:
                     self.log("   %s: %d containers deleted in %.1fs"

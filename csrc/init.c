@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -42,13 +44,16 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-#define PLAN_MAGIC "PYRUNCI2"
+#define PLAN_MAGIC "PYRUNCI3"
 
 enum {
     F_WAIT_FIFO = 1 << 0,   /* wait for start on fifo_fd */
@@ -74,6 +79,8 @@ struct plan_header {
     uint32_t bpf_len;       /* number of struct sock_filter */
     uint32_t argc, envc;
     uint32_t strings_len;   /* path\0 argv...\0 envp...\0 */
+    int32_t listener_fd;    /* seccomp notify: socket to listenerPath, or -1 */
+    uint32_t payload_len;   /* seccomp notify: the container process state */
     uint32_t reserved;      /* keeps the size a multiple of 8 */
 };
 
@@ -137,18 +144,47 @@ static void wait_for_start(int fd)
     close(fd);
 }
 
-static void load_seccomp(const struct plan_header *h, struct sock_filter *prog)
+/* With SECCOMP_FILTER_FLAG_NEW_LISTENER the kernel returns the notify fd:
+ * send it, with the container process state pyrunc prepared, to the
+ * listener (one sendmsg, SCM_RIGHTS), then close both (runtime-spec). */
+static void send_listener(const struct plan_header *h, int notify_fd, const char *payload)
+{
+    struct iovec iov = { (void *)payload, h->payload_len };
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg = { 0 };
+    struct cmsghdr *c;
+    memset(cbuf, 0, sizeof(cbuf));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+    if (sendmsg(h->listener_fd, &msg, MSG_NOSIGNAL) < 0)
+        die("seccomp: send the notify fd to listenerPath", errno);
+    close(notify_fd);
+    close(h->listener_fd);
+}
+
+static void load_seccomp(const struct plan_header *h, struct sock_filter *prog,
+                         const char *payload)
 {
     struct sock_fprog fprog = { (unsigned short)h->bpf_len, prog };
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, h->seccomp_flags, &fprog) < 0)
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, h->seccomp_flags, &fprog);
+    if (r < 0)
         die("seccomp: load filter", errno);
+    if (h->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        send_listener(h, (int)r, payload);
 }
 
 int main(int argc, char **argv)
 {
     struct plan_header h;
     size_t len, off;
-    char *buf, *path, **cargv, **cenvp, *s;
+    char *buf, *path, **cargv, **cenvp, *s, *payload;
     uint32_t *groups;
     struct sock_filter *prog;
     uint32_t i;
@@ -166,12 +202,15 @@ int main(int argc, char **argv)
         die("pyrunc-init: bad plan", EINVAL);
     report_fd = h.report_fd;
     off = sizeof(h);
-    if (len < off + h.ngroups * 4 + h.bpf_len * sizeof(struct sock_filter) + h.strings_len)
+    if (len < off + h.ngroups * 4 + h.bpf_len * sizeof(struct sock_filter) + h.payload_len
+              + h.strings_len)
         die("pyrunc-init: truncated plan", EINVAL);
     groups = (uint32_t *)(buf + off);
     off += h.ngroups * 4;
     prog = (struct sock_filter *)(buf + off);
     off += h.bpf_len * sizeof(struct sock_filter);
+    payload = buf + off;
+    off += h.payload_len;
     /* strings: path, argv, envp; all NUL-terminated */
     cargv = calloc(h.argc + 1, sizeof(char *));
     cenvp = calloc(h.envc + 1, sizeof(char *));
@@ -199,7 +238,7 @@ int main(int argc, char **argv)
         die("close_range", errno);
 
     if ((h.flags & F_SECCOMP) && (h.flags & F_SECCOMP_EARLY))
-        load_seccomp(&h, prog);
+        load_seccomp(&h, prog, payload);
 
     if (h.flags & F_SET_CAPS) {
         for (i = 0; i <= h.last_cap && i < 64; i++)
@@ -244,7 +283,7 @@ int main(int argc, char **argv)
         die("prctl: no_new_privs", errno);
 
     if ((h.flags & F_SECCOMP) && !(h.flags & F_SECCOMP_EARLY))
-        load_seccomp(&h, prog);
+        load_seccomp(&h, prog, payload);
 
     execve(path, cargv, cenvp);
     {

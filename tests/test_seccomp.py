@@ -330,9 +330,12 @@ def _rules(n, bad):
      "config.json: /linux/seccomp/syscalls/0/errnoRet: 70000 is out of range 0..65535"),
     (profile(flags=["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_BOGUS"]),
      'config.json: /linux/seccomp/flags/1: unknown flag "SECCOMP_FILTER_FLAG_BOGUS"'),
-    (profile(_rules(1, {"names": ["getcwd"], "action": "SCMP_ACT_NOTIFY"}),
+    (profile(_rules(1, {"names": ["getcwd"], "action": "SCMP_ACT_NOTIFY"})),
+     "config.json: /linux/seccomp/listenerPath: SCMP_ACT_NOTIFY needs a listenerPath"),
+    (profile(_rules(1, {"names": ["close"], "action": "SCMP_ACT_NOTIFY"}),
              listenerPath="/run/agent.sock"),
-     "config.json: /linux/seccomp/syscalls/1/action: SCMP_ACT_NOTIFY is not supported yet"),
+     "config.json: /linux/seccomp/syscalls/1: SCMP_ACT_NOTIFY is not allowed for close (the "
+     "runtime needs it after the filter is loaded)"),
 ])
 def test_config_errors(doc, msg):
     with pytest.raises(ConfigError) as e:
@@ -356,7 +359,7 @@ def test_create_refuses_bad_profile_before_anything(rt, make_bundle):
     b = make_bundle(["true"], edit=edit, rootfs_copy=False)
     r = rt.cmd("run", "--bundle", b, unique_id())
     assert r.returncode != 0
-    assert "SCMP_ACT_NOTIFY is not supported yet" in r.stderr
+    assert "seccomp listenerPath /run/x.sock: no such file or directory" in r.stderr
     assert rt.ids() == []
 
 
@@ -388,7 +391,7 @@ def test_docker_profile_compiles():
 def test_features():
     f = seccomp.features()
     assert f["enabled"] is True
-    assert "SCMP_ACT_NOTIFY" not in f["actions"]
+    assert "SCMP_ACT_NOTIFY" in f["actions"]
     assert {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL"} <= set(f["actions"])
     assert f["operators"] == ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
                               "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"]
@@ -398,7 +401,8 @@ def test_features():
     assert set(f["supportedFlags"]) <= set(f["knownFlags"])
     assert len(f["knownFlags"]) == 4
     for a in f["actions"]:      # everything listed really compiles
-        doc = profile([{"names": ["getcwd"], "action": a}], default="SCMP_ACT_ALLOW") \
+        extra = {"listenerPath": "/run/agent.sock"} if a == "SCMP_ACT_NOTIFY" else {}
+        doc = profile([{"names": ["getcwd"], "action": a}], default="SCMP_ACT_ALLOW", **extra) \
             if a != "SCMP_ACT_ALLOW" else profile(default=a)
         compile_doc(doc)
 

@@ -89,9 +89,12 @@ def check_config(config, warn=log.warn):
         from pyrunc.linux import lsm
         p.apparmor, p.selinux, p.mount_label = lsm.check(proc, lx, warn)
         p.seccomp = None
+        p.listener = -1
         if lx and lx.seccomp is not None:
             from pyrunc.linux import seccomp
             p.seccomp = seccomp.compile(lx.seccomp)
+            if p.seccomp[1] & seccomp.FLAG_NEW_LISTENER:
+                p.listener = p.keep(seccomp.connect_listener(lx.seccomp.listener_path))
     except BaseException:
         p.close()
         raise
@@ -213,7 +216,7 @@ def _drive(ps, c1, c, config, mgr):
                 # mounts a cgroup filesystem.
                 if mgr is not None:
                     mgr.add_pid(init_pid)
-                ps.send(b"C")
+                ps.send(b"C %d" % init_pid)     # the init learns its host pid
             elif kind == b"H":
                 _runtime_hooks(c, config, init_pid)
                 ps.send(b"h")

@@ -28,6 +28,7 @@ class Prep:
         self.caps = None
         self.seccomp = None
         self.apparmor = self.selinux = None
+        self.listener = -1
 
     def close(self):
         for fd in self.fds:
@@ -120,6 +121,9 @@ def exec_(ctx, cid, opts):
     if config_lx is not None and config_lx.seccomp is not None:
         from pyrunc.linux import seccomp
         prep.seccomp = seccomp.compile(config_lx.seccomp)
+        if prep.seccomp[1] & seccomp.FLAG_NEW_LISTENER:
+            prep.listener = seccomp.connect_listener(config_lx.seccomp.listener_path)
+            prep.fds.append(prep.listener)
     types = c.data.get("namespaces", [])
     ns_fds = namespaces.container_ns_fds(c.pid, types)
     prep.fds += [fd for _t, fd in ns_fds]
@@ -140,7 +144,7 @@ def exec_(ctx, cid, opts):
         c1 = os.fork()
         if c1 == 0:
             ps.close()
-            _child1(sysc, cs, ns_fds, proc, prep, rep_w, config_lx)
+            _child1(sysc, cs, ns_fds, proc, prep, rep_w, config_lx, c.state_json())
         cs.close()
         os.close(rep_w)
         prep.fds.remove(rep_w)
@@ -182,6 +186,7 @@ def _drive(ps, c1, c):
                 pid = int(rest)
                 os.waitpid(c1, 0)
                 c1 = 0
+                ps.send(b"C %d" % pid)      # the process learns its host pid
             elif kind == b"X":
                 ok = True
             elif kind == b"E":
@@ -198,7 +203,7 @@ def _drive(ps, c1, c):
     return pid
 
 
-def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
+def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx, state):
     from pyrunc.lifecycle import init
     from pyrunc.linux import namespaces
     from pyrunc.linux.sys import PR_SET_DUMPABLE, PR_SET_PDEATHSIG
@@ -217,6 +222,12 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
         pid = os.fork()
         if pid == 0:
             try:
+                msg = sock.recv(64)
+                if msg[:2] != b"C ":
+                    os._exit(1)
+                if prep.listener >= 0:
+                    prep.notify_payload = init.notify_payload(
+                        lx.seccomp, int(msg[2:]), state)
                 os.setsid() if proc.terminal else None
                 need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
                 procfs = Procfs.open(sysc) if need else None

@@ -18,6 +18,7 @@ def preload(config):
     import fcntl  # noqa: F401
     import resource  # noqa: F401
     import struct  # noqa: F401
+    from pyrunc import fastjson  # noqa: F401
     from pyrunc.linux import devices, mounts, namespaces, paths, procfs, rlimits, rootfs, sysctl  # noqa: F401
     from pyrunc.linux import lsm, process  # noqa: F401
     proc = config.process
@@ -33,6 +34,7 @@ def preload(config):
 
 def preload_exec(proc):
     import fcntl  # noqa: F401
+    from pyrunc import fastjson  # noqa: F401
     import resource  # noqa: F401
     import struct  # noqa: F401
     from pyrunc.linux import lsm, process, procfs, rlimits  # noqa: F401
@@ -126,7 +128,10 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
 
     def join_cgroup():
         if not joined:
-            _expect(sock, b"C")
+            msg = sock.recv(64)
+            if msg[:2] != b"C ":
+                os._exit(1)
+            prep.host_pid = int(msg[2:])
             if ns.unshare & S.CLONE_NEWCGROUP:
                 sysc.unshare(S.CLONE_NEWCGROUP)
             joined.append(True)
@@ -136,6 +141,9 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
         rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns, prep.mount_label,
                                           join_cgroup)
     join_cgroup()
+    if prep.listener >= 0:
+        prep.notify_payload = notify_payload(config.linux.seccomp, prep.host_pid,
+                                             c.state_json("created"))
     if proc is not None and proc.cwd:
         # made now, inside the root, while it is still writable (as runc)
         from pyrunc.linux import paths
@@ -215,6 +223,15 @@ def process_plan(sysc, proc, prep, personality, procfs):
     return plan
 
 
+def notify_payload(seccomp, pid, state):
+    """runtime-spec "container process state", sent with the notify fd."""
+    from pyrunc import OCI_VERSION
+    from pyrunc.fastjson import dumps
+    state = dict(state, pid=pid)
+    return dumps({"ociVersion": OCI_VERSION, "fds": ["seccompFd"], "pid": pid,
+                  "metadata": seccomp.listener_metadata or "", "state": state}).encode()
+
+
 def exec_helper(sysc, sock, plan, prep, report_fd):
     """Exec the sealed init helper with the plan. The fds it keeps go above
     the preserved range; preserved fds are made inheritable; everything
@@ -228,6 +245,9 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
         except OSError:
             pass
     plan.report_fd = fcntl.fcntl(report_fd, fcntl.F_DUPFD, base)
+    if getattr(prep, "listener", -1) >= 0:
+        plan.listener_fd = fcntl.fcntl(prep.listener, fcntl.F_DUPFD, base)
+        plan.payload = prep.notify_payload
     plan.preserve_fds = prep.preserve
     pfd = lproc.plan_memfd(sysc, plan)
     planfd = fcntl.fcntl(pfd, fcntl.F_DUPFD, base)

@@ -13,9 +13,9 @@ import struct
 from pyrunc.errors import PyruncError
 from pyrunc.linux import sys as S
 
-PLAN_MAGIC = b"PYRUNCI2"
+PLAN_MAGIC = b"PYRUNCI3"
 F_WAIT_FIFO, F_SET_CREDS, F_SET_CAPS, F_NNP, F_SECCOMP, F_SECCOMP_EARLY = 1, 2, 4, 8, 16, 32
-_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIII")
+_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiII")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -23,7 +23,8 @@ class InitPlan:
     """Everything the init helper needs; packed into a memfd by pack()."""
 
     __slots__ = ("flags", "fifo_fd", "report_fd", "preserve_fds", "uid", "gid", "groups",
-                 "last_cap", "caps", "seccomp_flags", "bpf", "path", "argv", "envp")
+                 "last_cap", "caps", "seccomp_flags", "bpf", "path", "argv", "envp",
+                 "listener_fd", "payload")
 
     def __init__(self):
         self.flags = 0
@@ -39,6 +40,8 @@ class InitPlan:
         self.path = ""
         self.argv = ()
         self.envp = ()
+        self.listener_fd = -1
+        self.payload = b""
 
     def pack(self):
         strings = b"".join(s.encode() + b"\0" for s in (self.path,) + tuple(self.argv)
@@ -47,8 +50,10 @@ class InitPlan:
         hdr = _HDR.pack(PLAN_MAGIC, self.flags, self.fifo_fd, self.report_fd,
                         self.preserve_fds, self.uid, self.gid, len(self.groups), self.last_cap,
                         b, e, p, i, a, self.seccomp_flags, len(self.bpf) // 8,
-                        len(self.argv), len(self.envp), len(strings), 0)
-        return hdr + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf + strings
+                        len(self.argv), len(self.envp), len(strings), self.listener_fd,
+                        len(self.payload), 0)
+        return (hdr + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf
+                + self.payload + strings)
 
 
 def helper_memfd(sysc):

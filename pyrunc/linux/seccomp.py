@@ -20,8 +20,12 @@ Semantics, as runc has them:
     of the same argument, so a rule with such conditions becomes one rule
     per condition (ORed), as runc does;
   * the native architecture is always in the filter.
-SCMP_ACT_NOTIFY is not supported yet: the helper would have to pass the
-listener fd on to listenerPath.
+SCMP_ACT_NOTIFY: the filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER
+and the init helper sends the listener fd, with the container process
+state (runtime.md), to linux.seccomp.listenerPath (connected by pyrunc
+before the fork). NOTIFY is refused as the default action and for the
+syscalls the helper itself makes after loading the filter: they would wait
+on a listener that has not got its fd yet.
 
 This module is imported only when a config has a seccomp section; keep its
 import cheap (pyrunc._seccomp is loaded on first use).
@@ -45,7 +49,12 @@ ACTIONS = {
     "SCMP_ACT_ALLOW": (0x7fff0000, False),
     "SCMP_ACT_NOTIFY": (0x7fc00000, False),
 }
-UNSUPPORTED_ACTIONS = {"SCMP_ACT_NOTIFY"}
+UNSUPPORTED_ACTIONS = set()
+NOTIFY = 0x7fc00000
+# what csrc/init.c calls once a filter is loaded (early load included)
+HELPER_SYSCALLS = frozenset((
+    "sendmsg", "close", "execve", "exit", "exit_group", "write", "setgroups", "setresgid",
+    "setresuid", "capset", "prctl", "rt_sigreturn"))
 
 # operator name -> enum scmp_compare
 OPERATORS = {
@@ -71,6 +80,7 @@ FLAGS = {
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 1 << 5,
 }
 FLAG_NEW_LISTENER = 1 << 3
+FLAG_TSYNC_ESRCH = 1 << 4
 FLAG_WAIT_KILLABLE_RECV = 1 << 5
 
 SECCOMP_SET_MODE_FILTER = 1
@@ -137,9 +147,9 @@ def _flags(seccomp, lib, ffi):
         if not _flag_supported(lib, ffi, bit):
             raise ConfigError("%s/flags/%d: %s is not supported by this kernel" % (WHERE, i, name))
         bits |= bit
-    # WAIT_KILLABLE_RECV only changes how a notify listener waits; without
-    # one (SCMP_ACT_NOTIFY is not supported) the kernel refuses the bit
-    return bits & ~FLAG_WAIT_KILLABLE_RECV
+    # WAIT_KILLABLE_RECV only changes how a notify listener waits: the
+    # kernel refuses it without one (compile() adds NEW_LISTENER if needed)
+    return bits
 
 
 def _arch_token(lib, name, where):
@@ -187,7 +197,28 @@ def compile(seccomp):
     ffi, lib = _lib()
     default = _action(seccomp.default_action, seccomp.default_errno_ret,
                       WHERE + "/defaultAction", WHERE + "/defaultErrnoRet")
-    return _compile(seccomp, default, ffi, lib)
+    if default == NOTIFY:
+        raise ConfigError("%s/defaultAction: SCMP_ACT_NOTIFY cannot be the default action"
+                          % WHERE)
+    notify = False
+    for i, sc in enumerate(seccomp.syscalls or ()):
+        if sc.action == "SCMP_ACT_NOTIFY":
+            notify = True
+            bad = HELPER_SYSCALLS.intersection(sc.names)
+            if bad:
+                raise ConfigError("%s/syscalls/%d: SCMP_ACT_NOTIFY is not allowed for %s (the "
+                                  "runtime needs it after the filter is loaded)"
+                                  % (WHERE, i, ", ".join(sorted(bad))))
+    if notify and not seccomp.listener_path:
+        raise ConfigError("%s/listenerPath: SCMP_ACT_NOTIFY needs a listenerPath" % WHERE)
+    prog, flags = _compile(seccomp, default, ffi, lib)
+    if notify:
+        flags |= FLAG_NEW_LISTENER
+        if flags & 1:           # TSYNC cannot be combined with a listener:
+            flags = (flags & ~1) | FLAG_TSYNC_ESRCH     # the ESRCH variant can
+    else:
+        flags &= ~FLAG_WAIT_KILLABLE_RECV
+    return prog, flags
 
 
 def _compile(seccomp, default, ffi, lib):
@@ -277,3 +308,18 @@ def features():
         "knownFlags": sorted(FLAGS),
         "supportedFlags": sorted(supported),
     }
+
+
+def connect_listener(path):
+    """In pyrunc, before the fork: the AF_UNIX stream socket the notify fd
+    goes to (one connection per container process, closed after sending)."""
+    import _socket
+    from pyrunc.errors import PyruncError
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        import os
+        raise PyruncError("seccomp listenerPath %s: %s" % (path, os.strerror(e.errno).lower()))
+    return s.detach()
