@@ -55,9 +55,10 @@ def pid_alive(pid, start_time):
 class Container:
     """One container's state record (the dict stored in state.json)."""
 
-    __slots__ = ("store", "id", "dir", "data")
+    __slots__ = ("store", "id", "dir", "data", "config")
 
     def __init__(self, store, cid, data):
+        self.config = None      # the typed config, where the caller has it
         self.store = store
         self.id = cid
         self.dir = os.path.join(store.root, cid)

@@ -176,6 +176,7 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         c.save()
         if pid_file:
             write_pid_file(pid_file, init_pid)
+        c.config = config
         return c
     except BaseException:
         if init_pid:

@@ -6,7 +6,8 @@ from pyrunc.lifecycle.common import cgroup_manager, signal_init, stored_config, 
 from pyrunc.state import Store
 
 
-def delete(ctx, cid, force=False):
+def delete(ctx, cid, force=False, config=None):
+    """config: the container's config when the caller already has it (run)."""
     store = Store(ctx.root)
     try:
         c = store.load(cid)
@@ -28,10 +29,11 @@ def delete(ctx, cid, force=False):
                 raise PyruncError("cannot delete container %s that is not stopped: %s"
                                   % (cid, status))
             _stop(c, status)
-        try:
-            config = stored_config(c)
-        except (OSError, PyruncError):
-            config = None
+        if config is None:
+            try:
+                config = stored_config(c)
+            except (OSError, PyruncError):
+                config = None
         if config is not None and config.hooks.poststop:
             from pyrunc.lifecycle import hooks
             hooks.run(config.hooks.poststop, "poststop", c.state_json("stopped"),

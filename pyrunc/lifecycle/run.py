@@ -31,10 +31,10 @@ def run(ctx, cid, opts):
             except (OSError, ValueError):
                 pass
     try:
-        start(ctx, cid)
+        start(ctx, cid, c.config)
     except BaseException:
         try:
-            delete(ctx, cid, force=True)
+            delete(ctx, cid, force=True, config=c.config)
         except PyruncError:
             pass
         raise
@@ -42,7 +42,7 @@ def run(ctx, cid, opts):
         return 0
     status = _wait(pid)
     if not opts["keep"]:
-        delete(ctx, cid, force=True)
+        delete(ctx, cid, force=True, config=c.config)
     return status
 
 

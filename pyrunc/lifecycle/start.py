@@ -8,7 +8,8 @@ from pyrunc.lifecycle.common import in_container, signal_init, stored_config
 from pyrunc.state import Store
 
 
-def start(ctx, cid):
+def start(ctx, cid, config=None):
+    """config: the container's config when the caller already has it (run)."""
     store = Store(ctx.root)
     c = store.load(cid)
     lock = store.lock(cid)
@@ -20,7 +21,8 @@ def start(ctx, cid):
             raise PyruncError("cannot start an already running container"
                               if status in ("running", "paused") else
                               "cannot start a container in the %s state" % status)
-        config = stored_config(c)
+        if config is None:
+            config = stored_config(c)
         if config.process is None:
             raise PyruncError("process is required to start the container")
         if config.hooks.start_container:
