@@ -107,3 +107,39 @@ def in_container(c, fn, types=None):
     _, status = os.waitpid(pid, 0)
     if status != 0:
         raise PyruncError(out.decode(errors="replace") or "failed in the container namespaces")
+
+
+# HUP INT QUIT USR1 USR2 ALRM TERM CONT WINCH and the rest of the catchable,
+# non-job-control, non-fault signals (numbers: `signal` imports enum)
+FORWARD_SIGNALS = tuple(s for s in range(1, 32) if s not in (4, 7, 8, 9, 11, 17, 19, 20, 21, 22))
+
+
+def forward_signals(pid):
+    """Forward the signals pyrunc receives to pid (run, exec in the foreground)."""
+    import _signal
+
+    def forward(sig, _frame):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    for s in FORWARD_SIGNALS:
+        try:
+            _signal.signal(s, forward)
+        except (OSError, ValueError):
+            pass
+
+
+def wait_exit_status(pid):
+    """As the child subreaper, reap until pid exits; its status as a shell
+    reports it (128+N when killed by signal N)."""
+    while True:
+        try:
+            p, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        except InterruptedError:
+            continue
+        if p == pid:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code

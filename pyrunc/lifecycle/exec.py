@@ -11,7 +11,6 @@ subreaper, forwards signals and exits with the process's status.
 """
 import os
 
-import _signal
 import _socket
 
 from pyrunc import log
@@ -91,7 +90,6 @@ def build_process(c, opts):
 
 
 def exec_(ctx, cid, opts):
-    from pyrunc.lifecycle.common import cgroup_manager
     from pyrunc.linux import capabilities, namespaces, rlimits
     from pyrunc.linux import process as lproc
     from pyrunc.linux.sys import real, PR_SET_CHILD_SUBREAPER, CLOSE_RANGE_CLOEXEC
@@ -165,7 +163,9 @@ def exec_(ctx, cid, opts):
         prep.close()
     if detach:
         return 0
-    return _wait(pid)
+    from pyrunc.lifecycle.common import forward_signals, wait_exit_status
+    forward_signals(pid)
+    return wait_exit_status(pid)
 
 
 def _drive(ps, c1, c):
@@ -244,27 +244,3 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx, state):
     except BaseException as e:
         init._fail(sock, e)
     os._exit(code)
-
-
-# HUP INT QUIT USR1 USR2 ALRM TERM CONT WINCH (_signal: `signal` imports enum)
-_FORWARD = (1, 2, 3, 10, 12, 14, 15, 18, 28)
-
-
-def _wait(pid):
-    def forward(sig, _f):
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
-    for s in _FORWARD:
-        _signal.signal(s, forward)
-    while True:
-        try:
-            p, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 255
-        except InterruptedError:
-            continue
-        if p == pid:
-            code = os.waitstatus_to_exitcode(status)
-            return code if code >= 0 else 128 - code

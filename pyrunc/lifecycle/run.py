@@ -1,12 +1,6 @@
 """run: create + start (+ wait, forwarding signals, + delete)."""
-import os
-
-import _signal   # not `signal`: it imports enum, milliseconds on every run
-
 from pyrunc.errors import PyruncError
-
-# every catchable signal except the job-control, fault and child ones
-_FORWARD = tuple(s for s in range(1, 32) if s not in (4, 7, 8, 9, 11, 17, 19, 20, 21, 22))
+from pyrunc.lifecycle.common import forward_signals, wait_exit_status
 
 
 def run(ctx, cid, opts):
@@ -19,17 +13,7 @@ def run(ctx, cid, opts):
                preserve_fds=opts["preserve_fds"] or 0, subreaper=not detach)
     pid = c.pid
     if not detach:
-        # forward signals from now on, so none is lost between start and wait
-        def forward(sig, _frame):
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        for s in _FORWARD:
-            try:
-                _signal.signal(s, forward)
-            except (OSError, ValueError):
-                pass
+        forward_signals(pid)    # from now on, so none is lost between start and wait
     try:
         start(ctx, cid, c.config)
     except BaseException:
@@ -40,21 +24,7 @@ def run(ctx, cid, opts):
         raise
     if detach:
         return 0
-    status = _wait(pid)
+    status = wait_exit_status(pid)
     if not opts["keep"]:
         delete(ctx, cid, force=True, config=c.config)
     return status
-
-
-def _wait(pid):
-    """Reap children (we are their subreaper) until the init exits."""
-    while True:
-        try:
-            p, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            return 255
-        except InterruptedError:
-            continue
-        if p == pid:
-            code = os.waitstatus_to_exitcode(status)
-            return code if code >= 0 else 128 - code

@@ -14,7 +14,6 @@ import struct
 
 from pyrunc.errors import PyruncError
 from pyrunc.linux import mounts
-from pyrunc.linux import sys as S
 
 DEVPTS_SUPER_MAGIC = 0x1CD1
 TIOCSPTLCK = 0x40045431
@@ -89,10 +88,5 @@ def setup(sysc, sock_fd, console_size, make_console=True):
 
 def connect(path):
     """In pyrunc, before any fork: connect to the caller's console socket."""
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        raise PyruncError("console socket %s: %s" % (path, os.strerror(e.errno).lower()))
-    return s.detach()
+    from pyrunc.linux.sys import connect_unix
+    return connect_unix(path, "console socket")

@@ -313,13 +313,5 @@ def features():
 def connect_listener(path):
     """In pyrunc, before the fork: the AF_UNIX stream socket the notify fd
     goes to (one connection per container process, closed after sending)."""
-    import _socket
-    from pyrunc.errors import PyruncError
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-    except OSError as e:
-        s.close()
-        import os
-        raise PyruncError("seccomp listenerPath %s: %s" % (path, os.strerror(e.errno).lower()))
-    return s.detach()
+    from pyrunc.linux.sys import connect_unix
+    return connect_unix(path, "seccomp listenerPath")

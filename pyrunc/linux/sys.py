@@ -219,3 +219,16 @@ def real():
     if _real is None:
         _real = Syscalls()
     return _real
+
+
+def connect_unix(path, what):
+    """A connected AF_UNIX stream socket's fd, or a one-line error."""
+    import _socket
+    from pyrunc.errors import PyruncError
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise PyruncError("%s %s: %s" % (what, path, os.strerror(e.errno).lower())) from None
+    return s.detach()
