@@ -776,7 +776,7 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, help="samples per metric (default 40, --quick 5)")
     ap.add_argument("--out", default=str(HERE / "results"), help="output directory")
-    ap.add_argument("--quick", action="store_true", help="~30 s smoke version")
+    ap.add_argument("--quick", action="store_true", help="smoke version (about 10 s here)")
     ap.add_argument("--scale-n", type=int, help="containers in the scale test (default 50)")
     ap.add_argument("--scale-runs", type=int, help="rounds of the scale test (default 5)")
     ap.add_argument("--list-n", type=int, help="containers present for list (default 500)")
