@@ -253,6 +253,8 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
     planfd = fcntl.fcntl(pfd, fcntl.F_DUPFD, base)
     os.close(pfd)
     rlimits.apply(prep.rlimits)
+    if plan.flags & lproc.F_SET_CREDS:
+        lproc.keep_nondumpable_across_exec(plan)
     sock.send(b"X")
     os.execve(prep.helper, ["pyrunc-init", str(planfd)], {})
 

@@ -84,13 +84,39 @@ def helper_memfd(sysc):
 
 
 def plan_memfd(sysc, plan):
-    fd = sysc.memfd_create("pyrunc-plan", 0)
+    """The plan in a sealed memfd: nothing can change it between our write
+    and the helper's read (a container process that got at the fd through
+    /proc could otherwise rewrite the credentials or the seccomp program)."""
+    import fcntl
+    fd = sysc.memfd_create("pyrunc-plan", S.MFD_ALLOW_SEALING)
     data = plan.pack()
     off = 0
     while off < len(data):
         off += os.write(fd, data[off:])
+    fcntl.fcntl(fd, S.F_ADD_SEALS, S.F_SEAL_SEAL | S.F_SEAL_SHRINK | S.F_SEAL_GROW
+                | S.F_SEAL_WRITE)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+def keep_nondumpable_across_exec(plan):
+    """execve() makes a task dumpable again, until the helper's first
+    instruction sets it back: a window in which a container process could
+    open the helper's /proc files (CVE-2016-9962). The kernel keeps the task
+    non-dumpable across execve when its real and effective gids differ, so
+    the real gid is set to another mapped gid just for this exec (the
+    helper sets every gid to the process's own before the final execve).
+    Returns False where no other gid is mapped (one-id user namespaces)."""
+    egid = os.getegid()
+    for g in (plan.gid,) + tuple(plan.groups) + (65534, 1):
+        if g == egid:
+            continue
+        try:
+            os.setresgid(g, egid, egid)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def env_path(env):
