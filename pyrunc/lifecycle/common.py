@@ -143,3 +143,12 @@ def wait_exit_status(pid):
         if p == pid:
             code = os.waitstatus_to_exitcode(status)
             return code if code >= 0 else 128 - code
+
+
+def send_to_child(ps, msg):
+    """A child that failed has sent "E <text>" and exited: its queued
+    messages stay readable, so a failed send is not the error to report."""
+    try:
+        ps.send(msg)
+    except (BrokenPipeError, ConnectionResetError):
+        pass

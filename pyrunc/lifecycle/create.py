@@ -25,6 +25,7 @@ import _socket
 
 from pyrunc import OCI_VERSION, log
 from pyrunc.errors import PyruncError
+from pyrunc.lifecycle.common import send_to_child
 from pyrunc.state import Store, proc_stat
 
 SIGKILL = 9
@@ -197,7 +198,7 @@ def _drive(ps, c1, c, config, mgr):
     init_pid = 0
     seen_exec = False
     try:
-        ps.send(b"G")
+        send_to_child(ps, b"G")
         while True:
             msg = ps.recv(65536)
             if not msg:
@@ -205,7 +206,7 @@ def _drive(ps, c1, c, config, mgr):
             kind, _, rest = msg.partition(b" ")
             if kind == b"U":
                 namespaces.write_id_maps(c1, config)
-                ps.send(b"M")
+                send_to_child(ps, b"M")
             elif kind == b"P":
                 init_pid = int(rest)
                 os.waitpid(c1, 0)
@@ -217,10 +218,10 @@ def _drive(ps, c1, c, config, mgr):
                 # mounts a cgroup filesystem.
                 if mgr is not None:
                     mgr.add_pid(init_pid)
-                ps.send(b"C %d" % init_pid)     # the init learns its host pid
+                send_to_child(ps, b"C %d" % init_pid)     # the init learns its host pid
             elif kind == b"H":
                 _runtime_hooks(c, config, init_pid)
-                ps.send(b"h")
+                send_to_child(ps, b"h")
             elif kind == b"X":
                 seen_exec = True
             elif kind == b"E":

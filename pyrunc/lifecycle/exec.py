@@ -15,6 +15,7 @@ import _socket
 
 from pyrunc import log
 from pyrunc.errors import ExecStoppedError, PyruncError
+from pyrunc.lifecycle.common import send_to_child
 from pyrunc.state import Store
 
 
@@ -176,7 +177,7 @@ def _drive(ps, c1, c):
         mgr = cgroup_manager(c)
         if mgr is not None:
             mgr.add_pid(c1)
-        ps.send(b"G")
+        send_to_child(ps, b"G")
         while True:
             msg = ps.recv(65536)
             if not msg:
@@ -186,7 +187,7 @@ def _drive(ps, c1, c):
                 pid = int(rest)
                 os.waitpid(c1, 0)
                 c1 = 0
-                ps.send(b"C %d" % pid)      # the process learns its host pid
+                send_to_child(ps, b"C %d" % pid)      # the process learns its host pid
             elif kind == b"X":
                 ok = True
             elif kind == b"E":
@@ -201,6 +202,20 @@ def _drive(ps, c1, c):
     if not ok or not pid:
         raise PyruncError("exec failed: the process exited during set-up")
     return pid
+
+
+def _close_stray_fds(prep, sock, rep_w):
+    """Inside the container's namespaces nothing of the caller's may stay
+    open, even close-on-exec (a second barrier behind the cwd check,
+    CVE-2024-21626)."""
+    keep = {sock.fileno(), prep.helper, rep_w, prep.listener, prep.console}
+    keep |= set(range(3, 3 + prep.preserve))
+    lo = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        if fd > lo:
+            os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, 1 << 20)
 
 
 def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx, state):
@@ -228,11 +243,13 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx, state):
                 if prep.listener >= 0:
                     prep.notify_payload = init.notify_payload(
                         lx.seccomp, int(msg[2:]), state)
+                _close_stray_fds(prep, sock, rep_w)
                 os.setsid() if proc.terminal else None
                 need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
                 procfs = Procfs.open(sysc) if need else None
+                # exec never touches the container's /dev/console (runc's rule)
                 plan = init.process_plan(sysc, proc, prep, lx.personality if lx else None,
-                                         procfs)
+                                         procfs, make_console=False)
                 if procfs:
                     procfs.close()
                 init.exec_helper(sysc, sock, plan, prep, rep_w)

@@ -185,7 +185,7 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     exec_helper(sysc, sock, plan, prep, prep.done)
 
 
-def process_plan(sysc, proc, prep, personality, procfs):
+def process_plan(sysc, proc, prep, personality, procfs, make_console=True):
     """The process attributes (applied now) and the plan for the helper.
     Shared by create's init and exec."""
     from pyrunc.linux import process as lproc
@@ -193,7 +193,7 @@ def process_plan(sysc, proc, prep, personality, procfs):
     if proc is not None:
         if proc.terminal:
             from pyrunc.linux import console
-            console.setup(sysc, prep.console, proc.console_size)
+            console.setup(sysc, prep.console, proc.console_size, make_console)
         lproc.apply_attributes(sysc, proc, personality, procfs)
         if getattr(prep, "apparmor", None) or getattr(prep, "selinux", None):
             from pyrunc.linux import lsm

@@ -21,49 +21,92 @@ def open_in_root(sysc, rootfd, path, flags=O_PATH | os.O_CLOEXEC, resolve=_RES):
     return sysc.openat2(rootfd, rel, flags, 0, resolve)
 
 
-def mkdir_all(sysc, rootfd, path, mode=0o755):
-    """Create path (and parents) inside the root; returns an O_PATH fd of it."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    fd = os.dup(rootfd)
+_MAXLINKS = 40
+
+
+def _parts(path):
+    # '..' can never climb out of the root; folding it here matches what
+    # RESOLVE_IN_ROOT does with it at the root, and keeps the walk simple
+    return [p for p in os.path.normpath("/" + path).split("/") if p]
+
+
+def _follow(parent_parts, name, fd, rest):
+    """name in fd is a symlink (dangling, or we would have resolved it):
+    the path to continue with, resolved as if the rootfs were /."""
+    target = os.readlink(name, dir_fd=fd)
+    base = "" if target.startswith("/") else "/".join(parent_parts)
+    return "/".join(x for x in (base, target, "/".join(rest)) if x)
+
+
+def mkdir_all(sysc, rootfd, path, mode=0o755, _links=0):
+    """Create path (and parents) inside the root and return an O_PATH fd of
+    it, as runc's MkdirAllInRoot: symlinks, dangling ones too, are followed
+    as if the rootfs were /, never out of it; new components are made with
+    mkdirat relative to their parent's fd, and opened without following."""
+    if _links > _MAXLINKS:
+        raise OSError(40, "too many levels of symbolic links", path)
+    parts = _parts(path)
+    i = len(parts)
+    fd = None
+    while i > 0:                        # the longest prefix that exists
+        try:
+            fd = open_in_root(sysc, rootfd, "/".join(parts[:i]))
+            break
+        except FileNotFoundError:
+            i -= 1
+    if fd is None:
+        fd = os.dup(rootfd)
     try:
-        for i, name in enumerate(parts):
-            if name == "..":
-                # resolve '..' safely by reopening the prefix in the root
-                nfd = open_in_root(sysc, rootfd, "/".join(parts[:i + 1]))
-            else:
-                try:
-                    nfd = sysc.openat2(fd, name, O_PATH | os.O_CLOEXEC, 0, _RES)
-                except FileNotFoundError:
-                    try:
-                        os.mkdir(name, mode, dir_fd=fd)
-                    except FileExistsError:
-                        pass
-                    nfd = sysc.openat2(fd, name, O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW, 0,
-                                       _RES)
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise NotADirectoryError(20, "not a directory", "/" + "/".join(parts[:i]))
+        for j in range(i, len(parts)):
+            name = parts[j]
+            try:
+                os.mkdir(name, mode, dir_fd=fd)
+            except FileExistsError:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if stat.S_ISLNK(st.st_mode):
+                    newpath = _follow(parts[:j], name, fd, parts[j + 1:])
+                    os.close(fd)
+                    fd = None
+                    return mkdir_all(sysc, rootfd, newpath, mode, _links + 1)
+            nfd = sysc.openat2(fd, name, O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW, 0,
+                               S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)
             os.close(fd)
             fd = nfd
-            st = os.fstat(fd)
-            if not stat.S_ISDIR(st.st_mode):
-                raise NotADirectoryError(20, "not a directory", "/" + "/".join(parts[:i + 1]))
+            if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise NotADirectoryError(20, "not a directory", "/" + "/".join(parts[:j + 1]))
         return fd
     except BaseException:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
         raise
 
 
-def create_file(sysc, rootfd, path, mode=0o644):
-    """Ensure path exists as a (possibly empty) file inside the root; O_PATH fd."""
-    parent, _, name = path.rstrip("/").rpartition("/")
-    pfd = mkdir_all(sysc, rootfd, parent or "/")
+def create_file(sysc, rootfd, path, mode=0o644, _links=0):
+    """Ensure path exists inside the root (an empty file if it is new, its
+    parents made by mkdir_all); returns an O_PATH fd of it."""
+    if _links > _MAXLINKS:
+        raise OSError(40, "too many levels of symbolic links", path)
+    try:
+        return open_in_root(sysc, rootfd, path)
+    except FileNotFoundError:
+        pass
+    parts = _parts(path)
+    pfd = mkdir_all(sysc, rootfd, "/".join(parts[:-1]))
+    name = parts[-1]
     try:
         try:
-            return sysc.openat2(pfd, name, O_PATH | os.O_CLOEXEC, 0, _RES)
-        except FileNotFoundError:
-            pass
-        fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW,
-                     mode, dir_fd=pfd)
-        os.close(fd)
-        return sysc.openat2(pfd, name, O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW, 0, _RES)
+            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC
+                         | os.O_NOFOLLOW, mode, dir_fd=pfd)
+            os.close(fd)
+        except FileExistsError:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):    # a dangling symlink: make its target
+                return create_file(sysc, rootfd, _follow(parts[:-1], name, pfd, []), mode,
+                                   _links + 1)
+        return sysc.openat2(pfd, name, O_PATH | os.O_CLOEXEC | os.O_NOFOLLOW, 0,
+                            S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)
     finally:
         os.close(pfd)
 

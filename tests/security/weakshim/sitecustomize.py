@@ -14,6 +14,8 @@ that environment then runs with these functions replaced (secutil.weak_env):
               new cwd is inside the container's root: CVE-2024-21626.
   closerange  Syscalls.close_range does nothing: fds leaked by the caller stay
               open in the waiting init (CVE-2024-21626's fd hygiene).
+  execfds     exec does not close the caller's fds in the container's
+              namespaces (the second barrier behind the cwd check).
   dumpable    Syscalls.prctl(PR_SET_DUMPABLE, 0) does nothing: pyrunc's
               processes in container namespaces stay dumpable (CVE-2016-9962).
 
@@ -34,8 +36,10 @@ def _weaken():
         from pyrunc.linux import paths
 
         def _host(rootfd, path):
+            # the container path joined to the rootfs and resolved as the
+            # host sees it (symlinks followed against the host's /)
             root = os.readlink("/proc/self/fd/%d" % rootfd)
-            return os.path.join(root, path.lstrip("/"))
+            return os.path.realpath(os.path.join(root, path.lstrip("/")))
 
         def open_in_root(sysc, rootfd, path, flags=os.O_PATH | os.O_CLOEXEC, resolve=0):
             return os.open(_host(rootfd, path), flags)
@@ -73,6 +77,10 @@ def _weaken():
             os.chdir(cwd)
 
         process.chdir = chdir
+
+    if "execfds" in _W:
+        from pyrunc.lifecycle import exec as lexec
+        lexec._close_stray_fds = lambda prep, sock, rep_w: None
 
     if "closerange" in _W or "dumpable" in _W:
         from pyrunc.linux import sys as S
