@@ -30,6 +30,12 @@ def validate(schema, doc, what):
         _validator.validate(schema, doc)
     except ValidationError as e:
         raise ConfigError("%s: %s" % (what, e)) from None
+    finally:
+        # the generated module is large and needed once per invocation:
+        # dropping it lets the rest of create reuse its memory (peak RSS)
+        import sys
+        sys.modules.pop("pyrunc.config._validator", None)
+        globals().pop("_validator", None)
 
 
 def read_config(bundle):
