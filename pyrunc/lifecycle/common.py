@@ -26,9 +26,8 @@ def wait_gone(pid, start_time, timeout=10.0):
     import select
     if not pid_alive(pid, start_time):
         return True
-    from pyrunc.linux.sys import real
     try:
-        fd = real().pidfd_open(pid)
+        fd = os.pidfd_open(pid)
     except OSError:
         return True
     try:
@@ -44,20 +43,20 @@ def wait_gone(pid, start_time, timeout=10.0):
 
 
 def signal_init(c, sig):
-    """Send sig to the init through a pidfd bound to the recorded process."""
-    from pyrunc.linux.sys import real
+    """Send sig to the init through a pidfd bound to the recorded process
+    (os and _signal have pidfd_open and pidfd_send_signal: no shim needed)."""
+    import _signal
     from pyrunc.state import pid_alive
     pid = c.pid
-    sysc = real()
     try:
-        fd = sysc.pidfd_open(pid)
+        fd = os.pidfd_open(pid)
     except OSError:
         raise PyruncError("container not running") from None
     try:
         # the pidfd pins the process: re-check it is still ours
         if not pid_alive(pid, c.data.get("pid_start")):
             raise PyruncError("container not running")
-        sysc.pidfd_send_signal(fd, sig)
+        _signal.pidfd_send_signal(fd, sig)
     except OSError as e:
         if e.errno == 3:
             raise PyruncError("container not running") from None

@@ -172,6 +172,10 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         st = proc_stat(init_pid)
         c.data.update(status="created", pid=init_pid, pid_start=st[1] if st else None)
         c.data["namespaces"] = sorted(prep.ns.types)
+        # what start and delete need to know without parsing config.json again
+        c.data["has_process"] = config.process is not None
+        c.data["hooks"] = [k for k in ("start_container", "poststart", "poststop")
+                           if getattr(config.hooks, k)]
         c.data.pop("creator_pid", None)
         c.data.pop("creator_start", None)
         c.save()

@@ -29,7 +29,8 @@ def delete(ctx, cid, force=False, config=None):
                 raise PyruncError("cannot delete container %s that is not stopped: %s"
                                   % (cid, status))
             _stop(c, status)
-        if config is None:
+        hooks = c.data.get("hooks")
+        if config is None and (hooks is None or "poststop" in hooks):
             try:
                 config = stored_config(c)
             except (OSError, PyruncError):

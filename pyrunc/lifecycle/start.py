@@ -22,10 +22,10 @@ def start(ctx, cid, config=None):
                               if status in ("running", "paused") else
                               "cannot start a container in the %s state" % status)
         if config is None:
-            config = stored_config(c)
-        if config.process is None:
+            config = _config_if_needed(c)
+        if not c.data.get("has_process", True) or (config and config.process is None):
             raise PyruncError("process is required to start the container")
-        if config.hooks.start_container:
+        if config is not None and config.hooks.start_container:
             # imported before joining the container's mount namespace
             import subprocess  # noqa: F401
             from pyrunc import fastjson  # noqa: F401
@@ -42,7 +42,7 @@ def start(ctx, cid, config=None):
         release(c)
     finally:
         os.close(lock)
-    if config.hooks.poststart:
+    if config is not None and config.hooks.poststart:
         from pyrunc.lifecycle import hooks
         try:
             hooks.run(config.hooks.poststart, "poststart", c.state_json("running"))
@@ -51,6 +51,14 @@ def start(ctx, cid, config=None):
             _kill(c)
             raise
     return c
+
+
+def _config_if_needed(c):
+    """The stored config, only when start has hooks to run (state.json says)."""
+    hooks = c.data.get("hooks")
+    if hooks is not None and "start_container" not in hooks and "poststart" not in hooks:
+        return None
+    return stored_config(c)
 
 
 def release(c):
