@@ -55,10 +55,11 @@ def pid_alive(pid, start_time):
 class Container:
     """One container's state record (the dict stored in state.json)."""
 
-    __slots__ = ("store", "id", "dir", "data", "config")
+    __slots__ = ("store", "id", "dir", "data", "config", "pty")
 
     def __init__(self, store, cid, data):
         self.config = None      # the typed config, where the caller has it
+        self.pty = None         # run in the foreground with a terminal: our end
         self.store = store
         self.id = cid
         self.dir = os.path.join(store.root, cid)

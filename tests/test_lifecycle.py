@@ -204,3 +204,17 @@ def test_start_without_process_fails_with_no_effect(rt, make_bundle):
     assert r.returncode == 1 and "process" in r.stderr
     assert rt.state(cid)["status"] == "created"
     rt.ok("delete", "--force", cid)
+
+
+def test_run_in_the_foreground_with_a_terminal(rt, make_bundle, tmp_path):
+    """`pyrunc run` of a terminal: true config (what `pyrunc spec` writes)
+    without --console-socket: pyrunc proxies the pty, as runc does."""
+    def edit(c):
+        c["process"]["terminal"] = True
+    b = make_bundle(["sh"], edit)
+    p = subprocess.run(PYRUNC + ["--root", rt.root, "run", "--bundle", str(b), unique_id()],
+                       input="tty; echo hello-$((6*7)); exit 3\n", capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 3, p.stderr
+    assert "/dev/pts/0" in p.stdout and "hello-42" in p.stdout
+    assert rt.ids() == []

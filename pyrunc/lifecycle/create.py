@@ -155,7 +155,15 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         # or the container; only the preserved ones stay inheritable
         sysc.close_range(3 + preserve_fds + extra, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
         prep.helper = prep.keep(lproc.helper_memfd(sysc))
-        prep.console = prep.keep(_console(console_socket)) if console_socket else -1
+        own_pty = proc is not None and proc.terminal and not console_socket
+        if own_pty:
+            # `run` in the foreground with a terminal: pyrunc itself is the
+            # console socket's other end (run.py proxies the pty)
+            ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            c.pty = ours
+            prep.console = prep.keep(theirs.detach())
+        else:
+            prep.console = prep.keep(_console(console_socket)) if console_socket else -1
         prep.preserve = preserve_fds + extra
         if subreaper:
             sysc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is reparented to us
