@@ -1149,3 +1149,25 @@ def test_update_on_fake_v1_with_docker_payload(fs):
     assert writes(m) == [("memory.limit_in_bytes", "134217728"),
                          ("memory.memsw.limit_in_bytes", "268435456"),
                          ("cpu.shares", "512"), ("pids.max", "77")]
+
+
+def test_default_parent_is_removed_by_the_last_container(fs):
+    """/pyrunc (the default parent) is pyrunc's whoever made it: when the
+    container that created it leaves first, the last one out removes it."""
+    fs.v1(("pids", "memory"))
+    a = cg.new_manager(None, "a", root=fs.root)
+    a.create()
+    b = cg.new_manager(None, "b", root=fs.root)
+    b.create()
+    a.destroy()
+    assert os.path.isdir(fs.root + "/pids/pyrunc/b")
+    b.destroy()
+    assert not os.path.exists(fs.root + "/pids/pyrunc")
+    assert not os.path.exists(fs.root + "/memory/pyrunc")
+    # an explicit path never touches its parent
+    fs.mkdir(fs.root + "/pids/pyrunc")
+    fs.mkdir(fs.root + "/memory/pyrunc")
+    c = cg.new_manager("/pyrunc/c", "c", root=fs.root)
+    c.create()
+    c.destroy()
+    assert os.path.isdir(fs.root + "/pids/pyrunc")

@@ -412,8 +412,23 @@ class Manager:
                         errs.append(_oserr("rmdir", d, e))
                     remaining.append(d)
         self.created = [d for d in self.created if d in remaining]
+        if not self.explicit:
+            self._remove_default_parent(leaves)
         if errs:
             raise CgroupError("; ".join(str(e) for e in errs))
+
+    def _remove_default_parent(self, leaves):
+        """The default parent (/pyrunc) belongs to pyrunc whoever made it:
+        the last container out removes it (once, without retries; a busy or
+        non-empty parent simply stays)."""
+        for leaf in leaves:
+            parent = leaf.rsplit("/", 1)[0]
+            if parent.rsplit("/", 1)[-1] != "pyrunc" or parent in self.created:
+                continue
+            try:
+                rmdir(parent)
+            except (CgroupError, OSError):
+                pass
 
     # -- driver specific ----------------------------------------------------
     def apply(self, resources, default_devices=True):
