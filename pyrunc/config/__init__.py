@@ -76,9 +76,9 @@ def load_bundle(bundle):
     return data, config, rootfs
 
 
-def load_process(path):
-    """An exec --process file: validated against the Process definition."""
-    from pyrunc.config.model import build_process
+def read_document(path, what, schema):
+    """A JSON document from a file or, for '-', stdin, validated against one
+    of our schemas' definitions (exec --process, update --resources)."""
     try:
         if path == "-":
             import sys
@@ -87,7 +87,15 @@ def load_process(path):
             with open(path, "rb") as f:
                 data = f.read()
     except OSError as e:
-        raise ConfigError("process file %s: %s" % (path, os.strerror(e.errno).lower())) from None
-    doc = parse_json(data, "process.json")
-    validate("process", doc, "process.json")
-    return build_process(doc)
+        raise ConfigError("%s %s: %s" % (what, path, os.strerror(e.errno).lower())) from None
+    doc = parse_json(data, what)
+    if not isinstance(doc, dict):
+        raise ConfigError("%s: /: the document must be an object" % what)
+    validate(schema, doc, what)
+    return doc
+
+
+def load_process(path):
+    """An exec --process file: validated against the Process definition."""
+    from pyrunc.config.model import build_process
+    return build_process(read_document(path, "process.json", "process"))

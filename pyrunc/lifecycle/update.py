@@ -92,21 +92,8 @@ def resources_from_flags(opts):
 
 def read_resources(path):
     """A LinuxResources document from a file or, for '-', stdin; validated."""
-    from pyrunc.config import parse_json, validate
-    try:
-        if path == "-":
-            import sys
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
-    except OSError as e:
-        raise PyruncError("open %s: %s" % (path, (e.strerror or str(e)).lower())) from None
-    doc = parse_json(data, "resources")
-    if not isinstance(doc, dict):
-        raise PyruncError("resources: /: the document must be an object")
-    validate("resources", doc, "resources")
-    return doc
+    from pyrunc.config import read_document
+    return read_document(path, "resources", "resources")
 
 
 def _without_kmem(res):
