@@ -218,3 +218,17 @@ def test_run_in_the_foreground_with_a_terminal(rt, make_bundle, tmp_path):
     assert p.returncode == 3, p.stderr
     assert "/dev/pts/0" in p.stdout and "hello-42" in p.stdout
     assert rt.ids() == []
+
+
+def test_exec_tty_in_the_foreground(rt, make_bundle):
+    b = make_bundle(["probe", "sleep", "60"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    p = subprocess.run(PYRUNC + ["--root", rt.root, "exec", "-t", cid, "sh"],
+                       input="tty; echo exec-$((6*7)); exit 4\n", capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 4, p.stderr
+    assert "/dev/pts/" in p.stdout and "exec-42" in p.stdout
+    r = rt.cmd("exec", "-t", "-d", cid, "true")
+    assert r.returncode == 1 and "console socket" in r.stderr
+    rt.ok("delete", "--force", cid)

@@ -104,8 +104,9 @@ def exec_(ctx, cid, opts):
         raise PyruncError("exec failed: cannot exec in a paused container")
     proc = build_process(c, opts)
     detach = opts.get("detach")
-    if proc.terminal and not opts.get("console_socket"):
-        raise PyruncError("cannot allocate tty without --console-socket")
+    if proc.terminal and not opts.get("console_socket") and detach:
+        raise PyruncError("cannot allocate tty if pyrunc will detach without setting "
+                          "console socket")
     sysc = real()
     prep = Prep()
     prep.preserve = opts.get("preserve_fds") or 0
@@ -129,9 +130,15 @@ def exec_(ctx, cid, opts):
     try:
         prep.helper = lproc.helper_memfd(sysc)
         prep.fds.append(prep.helper)
-        if proc.terminal:
+        pty_sock = None
+        if proc.terminal and opts.get("console_socket"):
             from pyrunc.linux import console
             prep.console = console.connect(opts["console_socket"])
+            prep.fds.append(prep.console)
+        elif proc.terminal:
+            # in the foreground: we take the pty master ourselves (lifecycle/tty.py)
+            pty_sock, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            prep.console = theirs.detach()
             prep.fds.append(prep.console)
         if not detach:
             sysc.prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -166,6 +173,9 @@ def exec_(ctx, cid, opts):
         return 0
     from pyrunc.lifecycle.common import forward_signals, wait_exit_status
     forward_signals(pid)
+    if pty_sock is not None:
+        from pyrunc.lifecycle.tty import proxy, receive_master
+        proxy(receive_master(pty_sock), pid)
     return wait_exit_status(pid)
 
 
