@@ -56,6 +56,8 @@ def test_hooks_order_and_state(rt, make_bundle, tmp_path):
     assert st["id"] == cid and st["pid"] == pid and st["bundle"] == str(b)
     assert st["status"] == "created" and st["annotations"] == {"a": "b"}
     assert json.loads((out / "createRuntime0.json").read_text())["status"] == "creating"
+    cc = json.loads((out / "createContainer0.json").read_text())
+    assert cc["status"] == "creating" and cc["pid"] == pid      # the host's pid
     rt.ok("start", cid)
     order = (out / "order").read_text().split()
     assert order[3:] == ["startContainer0", "poststart0"]      # before start returned

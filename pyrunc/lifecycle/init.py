@@ -153,7 +153,7 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     if config.hooks.create_container:
         from pyrunc.lifecycle import hooks
         st = c.state_json("creating")
-        st["pid"] = _host_pid_unknown()
+        st["pid"] = prep.host_pid       # learnt with "C", before any hook
         hooks.run(config.hooks.create_container, "create_container", st)
     nulls = []
     if has_mntns and config.linux and config.linux.masked_paths:
@@ -257,8 +257,3 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
         lproc.keep_nondumpable_across_exec(plan)
     sock.send(b"X")
     os.execve(prep.helper, ["pyrunc-init", str(planfd)], {})
-
-
-def _host_pid_unknown():
-    # the init knows only its pid in the container's pid namespace
-    return os.getpid()
