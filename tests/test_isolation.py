@@ -402,3 +402,43 @@ def test_listen_fds_socket_activation(rt, make_bundle, tmp_path):
     assert lines[0] == "1 1"
     assert [l.split()[0] for l in lines[1:]] == ["0", "1", "2", "3"]
     assert "socket:" in lines[4]
+
+
+def test_memory_policy(rt, make_bundle):
+    def edit(c):
+        c["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
+    b = make_bundle(["sh", "-c", "grep -c ' bind:0' /proc/self/numa_maps"], edit)
+    assert int(rt.ok("run", "--bundle", b, unique_id()).stdout.strip()) > 0
+
+    def bad(c):
+        c["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "63"}
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], bad), unique_id())
+    assert r.returncode == 1 and "memoryPolicy" in r.stderr
+
+
+def test_unsupported_features_are_errors(rt, make_bundle):
+    def netdev(c):
+        c["linux"]["netDevices"] = {"eth9": {"name": "eth0"}}
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], netdev), unique_id())
+    assert r.returncode == 1 and "netDevices" in r.stderr
+
+    def rdt(c):
+        c["linux"]["intelRdt"] = {"closID": "x"}
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], rdt), unique_id())
+    assert r.returncode == 1 and "intelRdt" in r.stderr
+
+
+def test_exec_cpu_affinity(rt, make_bundle, tmp_path):
+    if os.cpu_count() < 2:
+        pytest.skip("needs two CPUs")
+    b = make_bundle(["probe", "sleep", "60"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    proc = {"args": ["sh", "-c", "grep Cpus_allowed_list /proc/self/status"], "cwd": "/",
+            "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"],
+            "execCPUAffinity": {"initial": "1"}}
+    pf = tmp_path / "p.json"
+    pf.write_text(json.dumps(proc))
+    out = rt.ok("exec", "--process", pf, cid).stdout
+    assert out.split()[-1] == "1"
+    rt.ok("delete", "--force", cid)

@@ -27,10 +27,16 @@ def features():
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": False}},
             "netDevices": {"enabled": False},
+            "memoryPolicy": _mempolicy(),
         },
         "annotations": {"org.opencontainers.runtime-spec.features.pyrunc": "true"},
     }
     return f
+
+
+def _mempolicy():
+    from pyrunc.linux.process import MPOL_FLAGS, MPOL_MODES
+    return {"modes": sorted(MPOL_MODES), "flags": sorted(MPOL_FLAGS)}
 
 
 def _cgroup():

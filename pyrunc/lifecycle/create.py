@@ -82,6 +82,12 @@ def check_config(config, warn=log.warn):
     new_types = {t for t in p.ns.types if t not in dict(p.ns.join)}
     try:
         sysctl.check(lx.sysctl if lx else None, new_types)
+        if lx is not None and lx.net_devices:
+            raise ConfigError("config.json: /linux/netDevices: moving network devices into "
+                              "the container is not supported by pyrunc")
+        if lx is not None and lx.intel_rdt is not None:
+            raise ConfigError("config.json: /linux/intelRdt: Intel RDT is not supported by "
+                              "pyrunc")
         if (config.hostname or config.domainname) and "uts" not in p.ns.types:
             raise ConfigError("unable to set hostname without a private UTS namespace")
         if proc and proc.oom_score_adj is not None and not -1000 <= proc.oom_score_adj <= 1000:

@@ -164,6 +164,14 @@ def exec_(ctx, cid, opts):
             err += b
         if err:
             raise PyruncError("exec failed: %s" % err.decode(errors="replace"))
+        aff = proc.exec_cpu_affinity
+        if aff is not None and aff.final:
+            # execCPUAffinity.final: once the process runs (runtime-spec)
+            from pyrunc.linux.process import parse_cpu_list
+            try:
+                os.sched_setaffinity(pid, parse_cpu_list(aff.final))
+            except OSError as e:
+                raise PyruncError("execCPUAffinity: %s" % os.strerror(e.errno).lower())
         if opts.get("pid_file"):
             from pyrunc.lifecycle.create import write_pid_file
             write_pid_file(opts["pid_file"], pid)
@@ -254,6 +262,10 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx, state):
                     prep.notify_payload = init.notify_payload(
                         lx.seccomp, int(msg[2:]), state)
                 _close_stray_fds(prep, sock, rep_w)
+                aff = proc.exec_cpu_affinity
+                if aff is not None and aff.initial:
+                    from pyrunc.linux.process import parse_cpu_list
+                    os.sched_setaffinity(0, parse_cpu_list(aff.initial))
                 os.setsid() if proc.terminal else None
                 need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
                 procfs = Procfs.open(sysc) if need else None

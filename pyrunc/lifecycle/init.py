@@ -175,6 +175,8 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     lx = config.linux
     if lx and lx.sysctl:
         sysctl.apply(procfs, lx.sysctl)
+    if lx is not None and lx.memory_policy is not None:
+        lproc.apply_memory_policy(sysc, lx.memory_policy)
     plan = process_plan(sysc, proc, prep, lx.personality if lx else None, procfs)
     procfs.close()
     base = 3 + prep.preserve

@@ -184,6 +184,45 @@ SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x1, "SCHED_FLAG_RECLAIM": 0x2,
 IOPRIO_CLASS = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 
 
+MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3,
+              "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14,
+              "MPOL_F_STATIC_NODES": 1 << 15}
+
+
+def parse_cpu_list(text):
+    """"0-3,7" -> [0, 1, 2, 3, 7]"""
+    out = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def apply_memory_policy(sysc, mp):
+    """linux.memoryPolicy: set_mempolicy(2) for the process (inherited by execve)."""
+    if mp is None:
+        return
+    mode = MPOL_MODES.get(mp.mode)
+    if mode is None:
+        raise PyruncError("memoryPolicy: unknown mode %r" % mp.mode)
+    for f in mp.flags or ():
+        if f not in MPOL_FLAGS:
+            raise PyruncError("memoryPolicy: unknown flag %r" % f)
+        mode |= MPOL_FLAGS[f]
+    try:
+        nodes = parse_cpu_list(mp.nodes)
+    except ValueError:
+        raise PyruncError("memoryPolicy: bad nodes %r" % mp.nodes) from None
+    try:
+        sysc.set_mempolicy(mode, nodes)
+    except OSError as e:
+        raise PyruncError("memoryPolicy: set_mempolicy: %s" % os.strerror(e.errno).lower())
+
+
 def apply_attributes(sysc, proc, personality=None, procfs=None):
     """Attributes that survive execve, applied in the container's init."""
     if personality is not None:

@@ -195,6 +195,16 @@ class Syscalls:
         return self._check(self._lib.pyrunc_sched_setattr(
             pid, policy, flags, nice, priority, runtime, deadline, period), "sched_setattr")
 
+    def set_mempolicy(self, mode, nodes):
+        ffi = self._ffi
+        maxnode = (max(nodes) + 2) if nodes else 0
+        words = (maxnode + 63) // 64 or 1
+        mask = ffi.new("unsigned long[]", words)
+        for n in nodes:
+            mask[n // 64] |= 1 << (n % 64)
+        return self._check(self._lib.pyrunc_set_mempolicy(
+            mode, mask if nodes else ffi.NULL, maxnode), "set_mempolicy")
+
     def spawn_fd(self, exec_fd, argv, envp):
         ffi = self._ffi
         keep = [ffi.new("char[]", a.encode()) for a in argv]
