@@ -32,31 +32,22 @@ def _manager(c, what):
     return mgr
 
 
-def pause(ctx, cid):
-    from pyrunc.linux.cgroups import CgroupError
+def _freezer(ctx, cid, want, what, error):
+    """pause and resume: check the status under the lock, then freeze or
+    thaw (cgroup errors are one-line PyruncErrors already)."""
     c, lock = load_locked(ctx, cid)
     try:
-        if c.status() != "running":
-            raise PyruncError("container not running")
-        mgr = _manager(c, "pause")
-        try:
-            mgr.freeze()
-        except CgroupError as e:
-            raise PyruncError(str(e)) from None
+        if c.status() != want:
+            raise PyruncError(error)
+        mgr = _manager(c, what)
+        mgr.freeze() if what == "pause" else mgr.thaw()
     finally:
         os.close(lock)
+
+
+def pause(ctx, cid):
+    _freezer(ctx, cid, "running", "pause", "container not running")
 
 
 def resume(ctx, cid):
-    from pyrunc.linux.cgroups import CgroupError
-    c, lock = load_locked(ctx, cid)
-    try:
-        if c.status() != "paused":
-            raise PyruncError("container not paused")
-        mgr = _manager(c, "resume")
-        try:
-            mgr.thaw()
-        except CgroupError as e:
-            raise PyruncError(str(e)) from None
-    finally:
-        os.close(lock)
+    _freezer(ctx, cid, "paused", "resume", "container not paused")
