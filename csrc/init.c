@@ -12,7 +12,9 @@
  *   1. optionally wait for `pyrunc start` (poll the exec fifo),
  *   2. optionally load the seccomp filter now (noNewPrivileges false: the
  *      filter needs CAP_SYS_ADMIN, so it goes before caps are dropped),
- *   3. drop bounding capabilities, set groups, gid, uid (keeping caps),
+ *   3. set the rlimits (here, not in Python: the exec of this helper can be
+ *      a "secure" one, which resets a large RLIMIT_STACK), drop bounding
+ *      capabilities, set groups, gid, uid (keeping caps),
  *   4. set effective/permitted/inheritable and ambient capabilities,
  *   5. set no_new_privs, then load the seccomp filter (if not done in 2),
  *   6. execve.
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
@@ -53,7 +56,7 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-#define PLAN_MAGIC "PYRUNCI3"
+#define PLAN_MAGIC "PYRUNCI4"
 
 enum {
     F_WAIT_FIFO = 1 << 0,   /* wait for start on fifo_fd */
@@ -81,7 +84,12 @@ struct plan_header {
     uint32_t strings_len;   /* path\0 argv...\0 envp...\0 */
     int32_t listener_fd;    /* seccomp notify: socket to listenerPath, or -1 */
     uint32_t payload_len;   /* seccomp notify: the container process state */
-    uint32_t reserved;      /* keeps the size a multiple of 8 */
+    uint32_t nrlimits;      /* struct plan_rlimit entries right after this header */
+};
+
+struct plan_rlimit {
+    uint32_t resource, pad;
+    uint64_t soft, hard;
 };
 
 static int report_fd = -1;
@@ -202,6 +210,10 @@ int main(int argc, char **argv)
         die("pyrunc-init: bad plan", EINVAL);
     report_fd = h.report_fd;
     off = sizeof(h);
+    struct plan_rlimit *rl = (struct plan_rlimit *)(buf + off);
+    if (len < off + h.nrlimits * sizeof(struct plan_rlimit))
+        die("pyrunc-init: truncated plan", EINVAL);
+    off += h.nrlimits * sizeof(struct plan_rlimit);
     if (len < off + h.ngroups * 4 + h.bpf_len * sizeof(struct sock_filter) + h.payload_len
               + h.strings_len)
         die("pyrunc-init: truncated plan", EINVAL);
@@ -239,6 +251,12 @@ int main(int argc, char **argv)
 
     if ((h.flags & F_SECCOMP) && (h.flags & F_SECCOMP_EARLY))
         load_seccomp(&h, prog, payload);
+
+    for (i = 0; i < h.nrlimits; i++) {
+        struct rlimit r = { (rlim_t)rl[i].soft, (rlim_t)rl[i].hard };
+        if (setrlimit((int)rl[i].resource, &r) < 0)
+            die("rlimits: setrlimit", errno);
+    }
 
     if (h.flags & F_SET_CAPS) {
         for (i = 0; i <= h.last_cap && i < 64; i++)

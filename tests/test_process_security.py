@@ -115,3 +115,18 @@ def test_masked_and_readonly_paths(rt, make_bundle):
     assert out[1] == "0" and out[2] == "ro" and out[3] == "ro"
     mounts = dict(l.split() for l in out[4:])
     assert mounts["/proc/sys"].startswith("ro")
+
+
+def test_large_stack_limit_survives_the_helpers_exec(rt, make_bundle):
+    """The init helper's own execve can be a secure one (it keeps the
+    process non-dumpable), which clamps RLIMIT_STACK to 8 MiB: the limits
+    must be applied after it (runtime-tools process_rlimits caught this)."""
+    import resource
+    if resource.getrlimit(resource.RLIMIT_STACK)[1] not in (resource.RLIM_INFINITY,) and \
+            resource.getrlimit(resource.RLIMIT_STACK)[1] < 1 << 31:
+        pytest.skip("the host's hard stack limit is too low")
+
+    def edit(c):
+        c["process"]["rlimits"] = [{"type": "RLIMIT_STACK", "soft": 1 << 30, "hard": 1 << 31}]
+    out = rt.ok("run", "--bundle", make_bundle(["probe", "rlimits"], edit), unique_id()).stdout
+    assert "RLIMIT_STACK %d %d" % (1 << 30, 1 << 31) in out.splitlines()

@@ -16,7 +16,6 @@ def preload(config):
     after pivot_root (or as a mapped user that cannot read the host's
     Python) the host's modules are out of their reach."""
     import fcntl  # noqa: F401
-    import resource  # noqa: F401
     import struct  # noqa: F401
     from pyrunc import fastjson  # noqa: F401
     from pyrunc.linux import devices, mounts, namespaces, paths, procfs, rlimits, rootfs, sysctl  # noqa: F401
@@ -35,7 +34,6 @@ def preload(config):
 def preload_exec(proc):
     import fcntl  # noqa: F401
     from pyrunc import fastjson  # noqa: F401
-    import resource  # noqa: F401
     import struct  # noqa: F401
     from pyrunc.linux import lsm, process, procfs, rlimits  # noqa: F401
     if proc.terminal:
@@ -239,7 +237,6 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
     the preserved range; preserved fds are made inheritable; everything
     else of ours is close-on-exec already."""
     from pyrunc.linux import process as lproc
-    from pyrunc.linux import rlimits
     base = 3 + prep.preserve
     for fd in range(3, base):
         try:
@@ -251,10 +248,10 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
         plan.listener_fd = fcntl.fcntl(prep.listener, fcntl.F_DUPFD, base)
         plan.payload = prep.notify_payload
     plan.preserve_fds = prep.preserve
+    plan.rlimits = prep.rlimits     # applied by the helper (see linux/rlimits.py)
     pfd = lproc.plan_memfd(sysc, plan)
     planfd = fcntl.fcntl(pfd, fcntl.F_DUPFD, base)
     os.close(pfd)
-    rlimits.apply(prep.rlimits)
     if plan.flags & lproc.F_SET_CREDS:
         lproc.keep_nondumpable_across_exec(plan)
     sock.send(b"X")

@@ -13,9 +13,10 @@ import struct
 from pyrunc.errors import PyruncError
 from pyrunc.linux import sys as S
 
-PLAN_MAGIC = b"PYRUNCI3"
+PLAN_MAGIC = b"PYRUNCI4"
 F_WAIT_FIFO, F_SET_CREDS, F_SET_CAPS, F_NNP, F_SECCOMP, F_SECCOMP_EARLY = 1, 2, 4, 8, 16, 32
 _HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiII")
+_RLIM_INF = (1 << 64) - 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -24,7 +25,7 @@ class InitPlan:
 
     __slots__ = ("flags", "fifo_fd", "report_fd", "preserve_fds", "uid", "gid", "groups",
                  "last_cap", "caps", "seccomp_flags", "bpf", "path", "argv", "envp",
-                 "listener_fd", "payload")
+                 "listener_fd", "payload", "rlimits")
 
     def __init__(self):
         self.flags = 0
@@ -42,6 +43,7 @@ class InitPlan:
         self.envp = ()
         self.listener_fd = -1
         self.payload = b""
+        self.rlimits = ()       # [(resource, soft, hard)], applied by the helper
 
     def pack(self):
         strings = b"".join(s.encode() + b"\0" for s in (self.path,) + tuple(self.argv)
@@ -51,8 +53,10 @@ class InitPlan:
                         self.preserve_fds, self.uid, self.gid, len(self.groups), self.last_cap,
                         b, e, p, i, a, self.seccomp_flags, len(self.bpf) // 8,
                         len(self.argv), len(self.envp), len(strings), self.listener_fd,
-                        len(self.payload), 0)
-        return (hdr + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf
+                        len(self.payload), len(self.rlimits))
+        rl = b"".join(struct.pack("=IIQQ", r, 0, min(soft, _RLIM_INF), min(hard, _RLIM_INF))
+                      for r, soft, hard in self.rlimits)
+        return (hdr + rl + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf
                 + self.payload + strings)
 
 

@@ -31,11 +31,3 @@ def check(rlimits, where="/process/rlimits"):
                               % (where, i, r.soft, r.hard))
         out.append((num, r.soft, r.hard))
     return out
-
-
-def apply(limits):
-    import resource
-    inf = resource.RLIM_INFINITY
-    for num, soft, hard in limits:
-        resource.setrlimit(num, (inf if soft >= INFINITY else soft,
-                                 inf if hard >= INFINITY else hard))
