@@ -13,7 +13,6 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include "shim.h"
 
 #ifndef SYS_mount_setattr
@@ -39,15 +38,6 @@
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-#ifndef SYS_execveat
-#define SYS_execveat 322
 #endif
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -145,32 +135,6 @@ int pyrunc_capget_last(void)
     return cap;
 }
 
-int pyrunc_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable)
-{
-    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct data[2];
-    data[0].effective = (uint32_t)effective;
-    data[1].effective = (uint32_t)(effective >> 32);
-    data[0].permitted = (uint32_t)permitted;
-    data[1].permitted = (uint32_t)(permitted >> 32);
-    data[0].inheritable = (uint32_t)inheritable;
-    data[1].inheritable = (uint32_t)(inheritable >> 32);
-    return (int)syscall(SYS_capset, &hdr, data);
-}
-
-int pyrunc_capget(int pid, uint64_t *effective, uint64_t *permitted,
-                  uint64_t *inheritable)
-{
-    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, pid };
-    struct __user_cap_data_struct data[2];
-    if (syscall(SYS_capget, &hdr, data) < 0)
-        return -1;
-    *effective = data[0].effective | ((uint64_t)data[1].effective << 32);
-    *permitted = data[0].permitted | ((uint64_t)data[1].permitted << 32);
-    *inheritable = data[0].inheritable | ((uint64_t)data[1].inheritable << 32);
-    return 0;
-}
-
 int pyrunc_memfd_create(const char *name, unsigned int flags)
 {
     return (int)syscall(SYS_memfd_create, name, flags);
@@ -179,16 +143,6 @@ int pyrunc_memfd_create(const char *name, unsigned int flags)
 int pyrunc_close_range(unsigned int first, unsigned int last, unsigned int flags)
 {
     return (int)syscall(SYS_close_range, first, last, flags);
-}
-
-int pyrunc_pidfd_open(int pid, unsigned int flags)
-{
-    return (int)syscall(SYS_pidfd_open, pid, flags);
-}
-
-int pyrunc_pidfd_send_signal(int pidfd, int sig, unsigned int flags)
-{
-    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
 }
 
 int pyrunc_bpf(int cmd, void *attr, unsigned int size)
@@ -228,18 +182,6 @@ int pyrunc_set_mempolicy(int mode, const unsigned long *nodemask,
                          unsigned long maxnode)
 {
     return (int)syscall(SYS_set_mempolicy, mode, nodemask, maxnode);
-}
-
-/* fork, then in the child execveat(exec_fd, "", AT_EMPTY_PATH) at once.
- * Used to start the sealed init helper inside container namespaces without
- * running any Python in the child. Returns the child's pid, or -1. */
-int pyrunc_spawn_fd(int exec_fd, char *const argv[], char *const envp[])
-{
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
-    _exit(127);
 }
 
 int pyrunc_tiocgptpeer(int master_fd, int flags)

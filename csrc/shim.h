@@ -35,13 +35,8 @@ int pyrunc_setdomainname(const char *name, size_t len);
 int pyrunc_prctl(int option, unsigned long a2, unsigned long a3,
                  unsigned long a4, unsigned long a5);
 int pyrunc_capget_last(void);
-int pyrunc_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
-int pyrunc_capget(int pid, uint64_t *effective, uint64_t *permitted,
-                  uint64_t *inheritable);
 int pyrunc_memfd_create(const char *name, unsigned int flags);
 int pyrunc_close_range(unsigned int first, unsigned int last, unsigned int flags);
-int pyrunc_pidfd_open(int pid, unsigned int flags);
-int pyrunc_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
 int pyrunc_bpf(int cmd, void *attr, unsigned int size);
 int pyrunc_personality(unsigned long persona);
 int pyrunc_ioprio_set(int which, int who, int ioprio);
@@ -50,6 +45,5 @@ int pyrunc_sched_setattr(int pid, uint32_t policy, uint64_t flags, int32_t nice,
                          uint64_t period);
 int pyrunc_set_mempolicy(int mode, const unsigned long *nodemask,
                          unsigned long maxnode);
-int pyrunc_spawn_fd(int exec_fd, char *const argv[], char *const envp[]);
 int pyrunc_tiocgptpeer(int master_fd, int flags);
 long pyrunc_fstatfs_type(int fd);

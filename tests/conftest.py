@@ -129,6 +129,18 @@ def make_bundle(tmp_path, base_rootfs):
 CGROUP_PARENT = "pyrunc-test-%s" % uuid.uuid4().hex[:8]
 
 
+def wait_for(cond, timeout=10.0, step=0.02):
+    """cond()'s first true value within timeout (the last value otherwise)."""
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
+
+
 def unique_id(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import PYRUNC, SHARED, unique_id
+from conftest import PYRUNC, SHARED, unique_id, wait_for
 
 CG = "/sys/fs/cgroup"
 CONFIGS = SHARED / "callers" / "configs"
@@ -34,16 +34,6 @@ def cgread(cfg_path, ctrl, name):
 
 def cgroups_path(bundle):
     return json.loads((bundle / "config.json").read_text())["linux"]["cgroupsPath"]
-
-
-def wait_for(cond, timeout=10.0, step=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def wait_stopped(rt, cid):

@@ -28,7 +28,6 @@ def preload(config):
     if config.hooks.create_container:
         import subprocess  # noqa: F401
         from pyrunc.lifecycle import hooks  # noqa: F401
-        from pyrunc import fastjson  # noqa: F401
 
 
 def preload_exec(proc):

@@ -25,11 +25,12 @@ def start(ctx, cid, config=None):
             config = _config_if_needed(c)
         if not c.data.get("has_process", True) or (config and config.process is None):
             raise PyruncError("process is required to start the container")
+        if config is not None and (config.hooks.start_container or config.hooks.poststart):
+            from pyrunc.lifecycle import hooks
         if config is not None and config.hooks.start_container:
             # imported before joining the container's mount namespace
             import subprocess  # noqa: F401
             from pyrunc import fastjson  # noqa: F401
-            from pyrunc.lifecycle import hooks
             st = c.state_json("running")
 
             def run_hooks():
@@ -43,7 +44,6 @@ def start(ctx, cid, config=None):
     finally:
         os.close(lock)
     if config is not None and config.hooks.poststart:
-        from pyrunc.lifecycle import hooks
         try:
             hooks.run(config.hooks.poststart, "poststart", c.state_json("running"))
         except PyruncError:

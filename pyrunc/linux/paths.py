@@ -109,11 +109,3 @@ def create_file(sysc, rootfd, path, mode=0o644, _links=0):
                             S.RESOLVE_BENEATH | S.RESOLVE_NO_SYMLINKS)
     finally:
         os.close(pfd)
-
-
-def fd_path(fd):
-    """The path of an fd, for error messages only (never to act on)."""
-    try:
-        return os.readlink("/proc/self/fd/%d" % fd)
-    except OSError:
-        return "fd %d" % fd

@@ -179,12 +179,6 @@ class Syscalls:
     def close_range(self, first, last=0xFFFFFFFF, flags=0):
         return self._check(self._lib.pyrunc_close_range(first, last, flags), "close_range")
 
-    def pidfd_open(self, pid):
-        return self._check(self._lib.pyrunc_pidfd_open(pid, 0), "pidfd_open")
-
-    def pidfd_send_signal(self, pidfd, sig):
-        return self._check(self._lib.pyrunc_pidfd_send_signal(pidfd, sig, 0), "kill")
-
     def personality(self, persona):
         return self._check(self._lib.pyrunc_personality(persona), "personality")
 
@@ -204,14 +198,6 @@ class Syscalls:
             mask[n // 64] |= 1 << (n % 64)
         return self._check(self._lib.pyrunc_set_mempolicy(
             mode, mask if nodes else ffi.NULL, maxnode), "set_mempolicy")
-
-    def spawn_fd(self, exec_fd, argv, envp):
-        ffi = self._ffi
-        keep = [ffi.new("char[]", a.encode()) for a in argv]
-        keepe = [ffi.new("char[]", e.encode()) for e in envp]
-        cargv = ffi.new("char *[]", keep + [ffi.NULL])
-        cenvp = ffi.new("char *[]", keepe + [ffi.NULL])
-        return self._check(self._lib.pyrunc_spawn_fd(exec_fd, cargv, cenvp), "fork")
 
     def fstatfs_type(self, fd):
         return self._check(self._lib.pyrunc_fstatfs_type(fd), "fstatfs")

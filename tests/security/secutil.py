@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYRUNC, unique_id  # noqa: F401  (tests/conftest.py, re-exported)
+from conftest import PYRUNC, unique_id, wait_for  # noqa: F401  (tests/conftest.py, re-exported)
 
 HERE = Path(__file__).resolve().parent
 WEAKSHIM = HERE / "weakshim"
@@ -150,16 +150,6 @@ def rootfs_ids(rootfs):
             if stat.S_ISREG(st.st_mode):
                 ids.add((st.st_dev, st.st_ino))
     return ids
-
-
-def wait_for(pred, timeout=10.0, step=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def read_log(path):
