@@ -738,7 +738,10 @@ def markdown(results):
     for k, v in m.items():
         lines.append("| %s | %s |" % (k, v))
     for name, r in results["runtimes"].items():
-        lines.append("| %s | %s (%s) |" % (name, r["version"], r["path"]))
+        # the program's name only: the table is published (README), and the
+        # path of the machine it ran on says nothing to a reader
+        lines.append("| %s | %s (%s) |" % (name, r["version"],
+                                           os.path.basename(r["path"].split()[-1])))
     for name, why in results["skipped_runtimes"].items():
         lines.append("| %s | not measured: %s |" % (name, why))
     lines += ["", "runs per metric: %d (scale: %d rounds; memory: %d); %s" % (

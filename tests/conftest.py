@@ -14,7 +14,11 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SHARED = REPO.parent / "shared"
+# what real callers (podman, containerd, dockerd) and runc produced: our own
+# fixtures, recorded in tests/fixtures/callers/README.md
+CALLERS = HERE / "fixtures" / "callers"
+CONFIGS = CALLERS / "configs"
+REFERENCE = CALLERS / "runc-reference"
 
 
 def pyrunc_command():

@@ -20,9 +20,9 @@ from pyrunc.linux import cgroups as cg
 from pyrunc.linux.cgroups import devices as dv
 from pyrunc.linux.cgroups import v2 as cgv2
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CONFIGS = SHARED / "callers" / "configs"
-REFERENCE = SHARED / "callers" / "runc-reference"
+CALLERS = Path(__file__).resolve().parent / "fixtures" / "callers"
+CONFIGS = CALLERS / "configs"
+REFERENCE = CALLERS / "runc-reference"
 
 # --- the fake cgroupfs ------------------------------------------------------
 

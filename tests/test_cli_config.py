@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYRUNC, SHARED, REPO, unique_id
+from conftest import CONFIGS, PYRUNC, REPO, unique_id
 
 
 def write_config(b, cfg):
@@ -227,16 +227,15 @@ def test_features_valid_and_honest():
     assert f["linux"]["cgroup"]["systemd"] is False
 
 
-@pytest.mark.skipif(not (SHARED / "callers" / "configs").is_dir(), reason="no shared/ beside the repo")
 def test_caller_configs_validate(tmp_path, base_rootfs):
     """Every real config from podman, buildah, containerd and dockerd passes."""
     from pyrunc.config import validate
     from pyrunc.config.model import build
-    for p in sorted((SHARED / "callers" / "configs").glob("*-config.json")):
+    for p in sorted(CONFIGS.glob("*-config.json")):
         doc = json.loads(p.read_text())
         validate("config", doc, p.name)
         build(doc)
-    for p in sorted((SHARED / "callers" / "configs").glob("*-exec-process.json")):
+    for p in sorted(CONFIGS.glob("*-exec-process.json")):
         validate("process", json.loads(p.read_text()), p.name)
 
 

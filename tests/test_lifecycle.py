@@ -114,6 +114,21 @@ def test_kill_signal_forms(rt, make_bundle, tmp_path):
     rt.ok("delete", cid)
 
 
+def parent_cmdline(pid):
+    """The command line of pid's parent. The parent may be a subreaper of
+    the caller's that exits at any moment (the process is then reparented
+    again): read ppid and cmdline again until both come from one parent."""
+    for _ in range(100):
+        with open("/proc/%d/stat" % pid) as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[2])
+        try:
+            with open("/proc/%d/cmdline" % ppid) as f:
+                return f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    raise AssertionError("the parent of %d kept vanishing" % pid)
+
+
 def test_exec(rt, make_bundle, tmp_path):
     b = make_bundle(["probe", "sleep", "60"])
     cid = unique_id()
@@ -136,8 +151,7 @@ def test_exec(rt, make_bundle, tmp_path):
     pidfile = tmp_path / "epid"
     rt.ok("exec", "--process", pf, "--detach", "--pid-file", pidfile, cid)
     epid = int(pidfile.read_text())
-    ppid = int(open("/proc/%d/stat" % epid).read().rsplit(")", 1)[1].split()[2])
-    assert "pyrunc" not in open("/proc/%d/cmdline" % ppid).read()
+    assert "pyrunc" not in parent_cmdline(epid)
     rt.ok("delete", "--force", cid)
     r = rt.cmd("exec", cid, "true")
     assert r.returncode == 1

@@ -15,10 +15,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
-SHARED = REPO.parent / "shared"
-CALLERS = SHARED / "callers"
-
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared reference dir absent")
+# our own copies of what real callers and runc produced (tests/fixtures/callers/README.md)
+CALLERS = REPO / "tests" / "fixtures" / "callers"
 
 SCHEMA_NAMES = ["config", "state", "features"]
 
@@ -156,59 +154,50 @@ def test_no_closed_objects():
 
 
 # --------------------------------------------------------------------------
-# Real callers' files (shared reference material)
+# Real callers' files (fixtures)
 # --------------------------------------------------------------------------
 
-def shared_files(pattern):
+def caller_files(pattern):
     return sorted(glob.glob(str(CALLERS / pattern)))
 
 
-@needs_shared
-def test_shared_material_present():
-    assert shared_files("configs/*-config.json")
-    assert shared_files("configs/*-exec-process.json")
-    assert shared_files("runc-reference/state-*.json")
+def test_caller_fixtures_present():
+    assert caller_files("configs/*-config.json")
+    assert caller_files("configs/*-exec-process.json")
+    assert caller_files("runc-reference/state-*.json")
     assert (CALLERS / "runc-reference" / "features.json").is_file()
 
 
-@needs_shared
-@pytest.mark.parametrize("path", shared_files("configs/*-config.json"),
+@pytest.mark.parametrize("path", caller_files("configs/*-config.json"),
                          ids=lambda p: Path(p).name)
 def test_caller_config_validates(path):
     assert errors(CONFIG_V, load_json(path)) == []
 
 
-@needs_shared
-@pytest.mark.parametrize("path", shared_files("configs/*-exec-process.json"),
+@pytest.mark.parametrize("path", caller_files("configs/*-exec-process.json"),
                          ids=lambda p: Path(p).name)
 def test_caller_exec_process_validates(path):
     assert errors(PROCESS_V, load_json(path)) == []
 
 
-@needs_shared
-@pytest.mark.parametrize("path", shared_files("configs/*-update-resources.json"),
+@pytest.mark.parametrize("path", caller_files("configs/*-update-resources.json"),
                          ids=lambda p: Path(p).name)
 def test_caller_update_resources_validates(path):
     assert errors(RESOURCES_V, load_json(path)) == []
 
 
-@needs_shared
-@pytest.mark.parametrize("path", shared_files("runc-reference/state-*.json"),
+@pytest.mark.parametrize("path", caller_files("runc-reference/state-*.json"),
                          ids=lambda p: Path(p).name)
 def test_runc_state_validates(path):
     assert errors(STATE_V, load_json(path)) == []
 
 
-@needs_shared
 def test_runc_list_entries_validate_as_state():
     path = CALLERS / "runc-reference" / "list.json"
-    if not path.is_file():
-        pytest.skip("no list.json")
     for entry in load_json(path):
         assert errors(STATE_V, entry) == []
 
 
-@needs_shared
 def test_runc_features_validate():
     assert errors(FEATURES_V, load_json(CALLERS / "runc-reference" / "features.json")) == []
 

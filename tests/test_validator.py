@@ -29,9 +29,9 @@ from pyrunc.config.schemagen import SchemaGenError
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CONFIGS = SHARED / "callers" / "configs"
-REFERENCE = SHARED / "callers" / "runc-reference"
+CALLERS = Path(__file__).resolve().parent / "fixtures" / "callers"
+CONFIGS = CALLERS / "configs"
+REFERENCE = CALLERS / "runc-reference"
 REAL = ("config", "state", "features")
 
 _counter = itertools.count()
@@ -593,8 +593,6 @@ def test_kitchen_sink_agrees_with_jsonschema(kitchen, doc):
 # real schemas ------------------------------------------------------------------------
 
 def seeds(kind):
-    if not SHARED.exists():
-        return []
     out = []
     if kind in ("config", "process", "resources"):
         for p in sorted(CONFIGS.glob("*.json")):
@@ -740,8 +738,7 @@ def mutate(data, doc):
 def test_real_seeds(real, kind, name):
     mod, oracle = real
     docs = seeds(kind)
-    if not docs:
-        pytest.skip("no %s documents under %s" % (kind, SHARED))
+    assert docs, "no %s fixtures under %s" % (kind, CALLERS)
     o = oracle(name)
     for d in docs:
         agree(lambda doc: mod.validate(name, doc), o, d)
@@ -761,8 +758,7 @@ def test_real_caller_configs_are_valid(real):
 def test_real_mutated_agree(real, kind, name, data):
     mod, oracle = real
     docs = seeds(kind)
-    if not docs:
-        pytest.skip("no %s documents under %s" % (kind, SHARED))
+    assert docs, "no %s fixtures under %s" % (kind, CALLERS)
     doc = mutate(data, data.draw(st.sampled_from(docs), label="seed"))
     agree(lambda d: mod.validate(name, d), oracle(name), doc)
 
@@ -780,10 +776,7 @@ def test_real_random_agree(real, name, data):
 
 def test_real_messages(real):
     mod, _ = real
-    base = json.loads((CONFIGS / "docker-run-config.json").read_text()) \
-        if (CONFIGS / "docker-run-config.json").exists() else None
-    if base is None:
-        pytest.skip("no docker-run-config.json under %s" % CONFIGS)
+    base = json.loads((CONFIGS / "docker-run-config.json").read_text())
 
     def err(edit):
         d = copy.deepcopy(base)
@@ -809,8 +802,6 @@ def test_real_speed(real):
     """Generous bound (the real figure is ~0.06 ms): well under 1 ms per config."""
     mod, _ = real
     p = CONFIGS / "docker-run-config.json"
-    if not p.exists():
-        pytest.skip("no docker-run-config.json under %s" % CONFIGS)
     doc = json.loads(p.read_text())
     mod.validate_config(doc)
     best = min(_timed(mod.validate_config, doc, 50) for _ in range(5))

@@ -134,7 +134,8 @@ def host_strings(*extra):
     """Substrings that betray a host path in a readlink result."""
     import pyrunc
     s = {os.path.realpath(sys.executable), os.path.dirname(pyrunc.__file__),
-         sys.prefix, sys.base_prefix, "/sys/fs/cgroup", "/work/"}
+         sys.prefix, sys.base_prefix, "/sys/fs/cgroup",
+         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/"}
     s.update(str(e) for e in extra)
     return sorted(x for x in s if x and x != "/")
 
