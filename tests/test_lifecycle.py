@@ -115,12 +115,14 @@ def test_kill_signal_forms(rt, make_bundle, tmp_path):
 
 
 def parent_cmdline(pid):
-    """The command line of pid's parent. The parent may be a subreaper of
-    the caller's that exits at any moment (the process is then reparented
-    again): read ppid and cmdline again until both come from one parent."""
+    """The command line of pid's parent (field 4 of /proc/PID/stat; field 5,
+    read here before, is the process group, whose leader may be long gone).
+    The parent may be a subreaper of the caller's that exits at any moment
+    (the process is then reparented again): read both again until they come
+    from one parent."""
     for _ in range(100):
         with open("/proc/%d/stat" % pid) as f:
-            ppid = int(f.read().rsplit(")", 1)[1].split()[2])
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         try:
             with open("/proc/%d/cmdline" % ppid) as f:
                 return f.read()
