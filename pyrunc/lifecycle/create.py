@@ -25,6 +25,7 @@ import _socket
 
 from pyrunc import OCI_VERSION, log
 from pyrunc.errors import PyruncError
+from pyrunc.faults import fault_point
 from pyrunc.lifecycle.common import send_to_child
 from pyrunc.state import Store, proc_stat
 
@@ -140,6 +141,7 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
     mgr = None
     init_pid = 0
     try:
+        fault_point("create-claimed")
         with open(c.path("config.json"), "wb") as f:   # later edits don't affect us
             f.write(raw)
         os.mkfifo(c.path("exec.fifo"), 0o600)
@@ -149,11 +151,12 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         if "mount" not in prep.ns.types:
             from pyrunc.linux.rootfs import mounts_under
             c.data["host_mounts_before"] = mounts_under(rootfs)
-        mgr = _cgroup(ctx, cid, config)
+        mgr = _cgroup(ctx, cid, config, c)
         if mgr is not None:
             c.data["cgroup"] = mgr.to_dict()
             c.data["cgroup"]["freezer"] = _freezer_file(mgr)
             c.save()
+        fault_point("cgroup-applied")
         from pyrunc.linux import process as lproc
         from pyrunc.linux.sys import CLOSE_RANGE_CLOEXEC, real
         sysc = real()
@@ -181,8 +184,10 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
             ps.close()
             init.child1(sysc, cs, c, config, rootfs, prep, no_pivot)   # never returns
         cs.close()
+        fault_point("create-forked")
         init_pid = _drive(ps, c1, c, config, mgr)
         ps.close()
+        fault_point("create-init-ready")
         st = proc_stat(init_pid)
         c.data.update(status="created", pid=init_pid, pid_start=st[1] if st else None)
         c.data["namespaces"] = sorted(prep.ns.types)
@@ -193,6 +198,7 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         c.data.pop("creator_pid", None)
         c.data.pop("creator_start", None)
         c.save()
+        fault_point("create-saved")
         if pid_file:
             write_pid_file(pid_file, init_pid)
         c.config = config
@@ -234,10 +240,13 @@ def _drive(ps, c1, c, config, mgr):
                 # RCU grace period (~10 ms here), so we overlap it. The init
                 # waits for "C" before it unshares its cgroup namespace or
                 # mounts a cgroup filesystem.
+                fault_point("create-init-forked")
                 if mgr is not None:
                     mgr.add_pid(init_pid)
+                fault_point("create-init-in-cgroup")
                 send_to_child(ps, b"C %d" % init_pid)     # the init learns its host pid
             elif kind == b"H":
+                fault_point("create-mounted")
                 _runtime_hooks(c, config, init_pid)
                 send_to_child(ps, b"h")
             elif kind == b"X":
@@ -273,13 +282,19 @@ def _runtime_hooks(c, config, init_pid):
     hooks.run(h.create_runtime, "create_runtime", st)
 
 
-def _cgroup(ctx, cid, config):
+def _cgroup(ctx, cid, config, c):
     from pyrunc.linux import cgroups
     lx = config.linux
     mgr = cgroups.new_manager(lx.cgroups_path if lx else None, cid,
                               systemd=bool(ctx.systemd_cgroup))
-    mgr.create()
+    # the intent first: killed from here on, `delete --force` still finds
+    # (and removes) whatever of these dirs exists
+    c.data["cgroup"] = dict(mgr.to_dict(), created=mgr.missing_dirs())
+    c.save()
+    fault_point("cgroup-recorded")
     try:
+        mgr.create()
+        fault_point("cgroup-made")
         # even without resources: deny-all devices plus the runtime defaults
         mgr.apply(lx.resources if lx else None)
     except BaseException:

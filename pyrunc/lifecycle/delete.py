@@ -2,6 +2,7 @@
 its poststop hooks, remove its cgroups and state. Nothing of it remains."""
 from pyrunc import log
 from pyrunc.errors import NotFound, PyruncError
+from pyrunc.faults import fault_point
 from pyrunc.lifecycle.common import cgroup_manager, signal_init, stored_config, wait_gone
 from pyrunc.state import Store
 
@@ -29,6 +30,7 @@ def delete(ctx, cid, force=False, config=None):
                 raise PyruncError("cannot delete container %s that is not stopped: %s"
                                   % (cid, status))
             _stop(c, status)
+        fault_point("delete-stopped")
         hooks = c.data.get("hooks")
         if config is None and (hooks is None or "poststop" in hooks):
             try:
@@ -45,7 +47,9 @@ def delete(ctx, cid, force=False, config=None):
                 mgr.kill_all(9)
             except Exception:
                 pass
+            fault_point("delete-cgroup-killed")
             mgr.destroy()
+        fault_point("delete-cgroup-removed")
         before = c.data.get("host_mounts_before")
         if before is not None:
             from pyrunc.linux.rootfs import unmount_added

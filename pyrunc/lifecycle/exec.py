@@ -15,6 +15,7 @@ import _socket
 
 from pyrunc import log
 from pyrunc.errors import ExecStoppedError, PyruncError
+from pyrunc.faults import fault_point
 from pyrunc.lifecycle.common import send_to_child
 from pyrunc.state import Store
 
@@ -152,6 +153,7 @@ def exec_(ctx, cid, opts):
             ps.close()
             _child1(sysc, cs, ns_fds, proc, prep, rep_w, config_lx, c.state_json())
         cs.close()
+        fault_point("exec-forked")
         os.close(rep_w)
         prep.fds.remove(rep_w)
         pid = _drive(ps, c1, c)
@@ -172,6 +174,7 @@ def exec_(ctx, cid, opts):
                 os.sched_setaffinity(pid, parse_cpu_list(aff.final))
             except OSError as e:
                 raise PyruncError("execCPUAffinity: %s" % os.strerror(e.errno).lower())
+        fault_point("exec-started")
         if opts.get("pid_file"):
             from pyrunc.lifecycle.create import write_pid_file
             write_pid_file(opts["pid_file"], pid)
@@ -195,6 +198,7 @@ def _drive(ps, c1, c):
         mgr = cgroup_manager(c)
         if mgr is not None:
             mgr.add_pid(c1)
+        fault_point("exec-in-cgroup")
         send_to_child(ps, b"G")
         while True:
             msg = ps.recv(65536)

@@ -4,6 +4,7 @@ import os
 
 from pyrunc import log
 from pyrunc.errors import PyruncError
+from pyrunc.faults import fault_point
 from pyrunc.lifecycle.common import in_container, signal_init, stored_config
 from pyrunc.state import Store
 
@@ -14,6 +15,7 @@ def start(ctx, cid, config=None):
     c = store.load(cid)
     lock = store.lock(cid)
     try:
+        fault_point("start-locked")
         status = c.status()
         if status == "stopped":
             raise PyruncError("cannot start a container that has stopped")
@@ -77,6 +79,7 @@ def release(c):
             os.write(w, b"0")
         finally:
             os.close(w)
+        fault_point("start-released")
         os.set_blocking(done, True)
         out = b""
         while True:

@@ -288,6 +288,25 @@ class Manager:
                                      "process(es) found" % len(pids))
         for key in self.paths:
             self._create_one(key)
+        # a process moved into a frozen cgroup stops at once, in the middle of
+        # our set-up: refuse (as runc) instead of waiting for a thaw. Checked
+        # after the mkdirs: a new cgroup under a frozen parent is frozen too.
+        if self.frozen_effective():
+            raise CgroupError("container's cgroup is frozen: %s (thaw it first)"
+                              % self.freezer_file())
+
+    def missing_dirs(self):
+        """The dirs create() would make now, top-down: recorded in the state
+        before any mkdir, so that a create killed half way still tells
+        `delete` what may be there."""
+        out = []
+        for key in self.paths:
+            cur = self.key_dir(key)
+            for part in self.paths[key].strip("/").split("/"):
+                cur = cur + "/" + part
+                if not os.path.isdir(cur):
+                    out.append(cur)
+        return out
 
     def _create_one(self, key, tries=3):
         cur = self.key_dir(key)
@@ -308,7 +327,8 @@ class Manager:
                 except OSError as e:
                     raise _oserr("mkdir", cur, e) from None
                 else:
-                    self.created.append(cur)
+                    if cur not in self.created:
+                        self.created.append(cur)
             self._init_dir(key, cur, parent)
 
     def add_pid(self, pid):
@@ -445,6 +465,10 @@ class Manager:
 
     def thaw(self):
         raise NotImplementedError
+
+    def frozen_effective(self):
+        """Frozen by itself or by an ancestor (the driver's freezer)."""
+        return False
 
     def frozen(self):
         raise NotImplementedError

@@ -339,6 +339,13 @@ class V1Manager(Manager):
         d = self.ctl_dir("freezer")
         return None if d is None else d + "/freezer.state"
 
+    def frozen_effective(self):
+        # v1 reports an ancestor's freezing in the child's freezer.state
+        d = self.ctl_dir("freezer")
+        if d is None or not self._exists(d + "/freezer.state"):
+            return False
+        return self._read(d + "/freezer.state").strip() in ("FROZEN", "FREEZING")
+
     def frozen(self):
         d = self.ctl_dir("freezer")
         if d is None or not self._exists(d + "/freezer.state"):

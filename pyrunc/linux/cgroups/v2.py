@@ -288,6 +288,14 @@ class V2Manager(Manager):
     def freezer_file(self):
         return self.dir("") + "/cgroup.freeze"
 
+    def frozen_effective(self):
+        # cgroup.freeze is this cgroup's own setting; cgroup.events says
+        # whether it is frozen, by itself or by an ancestor
+        if self.frozen():
+            return True
+        f = self.dir("") + "/cgroup.events"
+        return self._exists(f) and "frozen 1" in self._read(f).splitlines()
+
     def frozen(self):
         f = self.dir("") + "/cgroup.freeze"
         return self._exists(f) and self._read(f).strip() == "1"
