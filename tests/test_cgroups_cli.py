@@ -125,6 +125,61 @@ def test_pause_resume_stops_and_restarts_the_processes(rt, make_bundle, tmp_path
     assert rt.ids() == []
 
 
+@needs_v1("freezer")
+@pytest.mark.parametrize("which", ["itself", "its parent"])
+def test_frozen_target_cgroup_is_refused_not_waited_on(rt, make_bundle, which):
+    """A cgroupsPath naming a frozen cgroup (or one under a frozen parent):
+    the init would stop in the middle of its set-up. One-line error, in
+    bounded time, and nothing of the container left (runc refuses too)."""
+    b = make_bundle(["probe", "sleep", "60"])
+    path = cgroups_path(b)
+    frozen = path if which == "itself" else path.rsplit("/", 1)[0]
+    fz = v1_hierarchy("freezer") + frozen
+    os.makedirs(fz, exist_ok=True)
+    with open(fz + "/freezer.state", "w") as f:
+        f.write("FROZEN")
+    try:
+        t = time.monotonic()
+        r = rt.cmd("run", "-d", "--bundle", b, unique_id(), timeout=30)
+        assert time.monotonic() - t < 10
+        assert r.returncode == 1 and "cgroup is frozen" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert rt.ids() == []
+        for h in os.listdir(CG):
+            d = os.path.join(CG, h) + path
+            assert not os.path.isdir(d) or d == fz, d    # only what we made is gone
+    finally:
+        with open(fz + "/freezer.state", "w") as f:
+            f.write("THAWED")
+        os.rmdir(fz)
+
+
+@needs_v1("freezer")
+def test_exec_into_a_paused_container(rt, make_bundle, tmp_path):
+    b = make_bundle(["probe", "sleep", "60"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    rt.ok("pause", cid)
+    t = time.monotonic()
+    r = rt.cmd("exec", cid, "true", timeout=30)
+    assert time.monotonic() - t < 10
+    assert r.returncode == 1 and r.stderr.strip().endswith(
+        "exec failed: cannot exec in a paused container (use --ignore-paused to override)")
+    # --ignore-paused: the process is set up in the frozen cgroup and runs
+    # once the container is resumed
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        p = subprocess.Popen(PYRUNC + ["--root", rt.root, "exec", "--ignore-paused", cid,
+                                       "echo", "after-resume"],
+                             stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    time.sleep(0.5)
+    assert p.poll() is None and out.read_text() == ""
+    rt.ok("resume", cid)
+    assert p.wait(timeout=30) == 0
+    assert out.read_text().strip() == "after-resume"
+    rt.ok("delete", "--force", cid)
+
+
 def test_pause_resume_errors(rt, make_bundle):
     for cmd in ("pause", "resume"):
         r = rt.cmd(cmd, "nope")

@@ -16,7 +16,8 @@ FLAGS = (
     (("--apparmor",), "str", "apparmor", "apparmor profile (no AppArmor here: refused)"),
     (("--process-label",), "str", "process_label", "SELinux label (no SELinux here: refused)"),
     (("--cgroup",), "str", "cgroup", "sub-cgroup (accepted, unused)"),
-    (("--ignore-paused",), "bool", "ignore_paused", "accepted"),
+    (("--ignore-paused",), "bool", "ignore_paused",
+     "exec into a paused container (the process starts frozen until resume)"),
     (("--pidfd-socket",), "str", "pidfd_socket", "accepted, unused"),
 )
 NARGS = (1, None)

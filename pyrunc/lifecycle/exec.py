@@ -101,8 +101,10 @@ def exec_(ctx, cid, opts):
     status = c.status()
     if status == "stopped":
         raise ExecStoppedError("exec failed: cannot exec in a stopped container")
-    if status == "paused":
-        raise PyruncError("exec failed: cannot exec in a paused container")
+    if status == "paused" and not opts.get("ignore_paused"):
+        # the new process would join a frozen cgroup and hang in set-up
+        raise PyruncError("exec failed: cannot exec in a paused container "
+                          "(use --ignore-paused to override)")
     proc = build_process(c, opts)
     detach = opts.get("detach")
     if proc.terminal and not opts.get("console_socket") and detach:
