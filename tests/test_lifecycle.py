@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import PYRUNC, unique_id
+from conftest import PYRUNC, unique_id, wait_for
 
 
 def test_run_true_and_exit_codes(rt, make_bundle):
@@ -212,14 +212,20 @@ def test_config_edits_after_create_do_not_matter(rt, make_bundle):
     rt.ok("delete", "--force", cid)
 
 
-def test_start_without_process_fails_with_no_effect(rt, make_bundle):
+def test_start_without_process_fails_and_the_container_stops(rt, make_bundle):
+    """process is OPTIONAL at create and REQUIRED at start (runtime-spec):
+    create succeeds, start errors, and the container -- which can never run
+    -- is stopped, so a plain delete cleans it up (runtime-tools `start`)."""
     b = make_bundle(["true"], edit=lambda c: c.pop("process"))
     cid = unique_id()
     rt.ok("create", "--bundle", b, cid)
     r = rt.cmd("start", cid)
-    assert r.returncode == 1 and "process" in r.stderr
-    assert rt.state(cid)["status"] == "created"
-    rt.ok("delete", "--force", cid)
+    assert r.returncode == 1 and "process is required" in r.stderr
+    assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+    r = rt.cmd("start", cid)
+    assert r.returncode == 1 and "stopped" in r.stderr
+    rt.ok("delete", cid)
+    assert rt.ids() == []
 
 
 def test_run_in_the_foreground_with_a_terminal(rt, make_bundle, tmp_path):

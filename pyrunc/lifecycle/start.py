@@ -26,6 +26,12 @@ def start(ctx, cid, config=None):
         if config is None:
             config = _config_if_needed(c)
         if not c.data.get("has_process", True) or (config and config.process is None):
+            # An error (runtime-spec), and the container stops: with no
+            # process it can never run, and a waiting init would hold its
+            # namespaces and cgroup until someone deletes it (runtime-tools'
+            # `start` test waits for `stopped`, then deletes; it left a
+            # `created` container behind while pyrunc kept it waiting).
+            _kill(c)
             raise PyruncError("process is required to start the container")
         if config is not None and (config.hooks.start_container or config.hooks.poststart):
             from pyrunc.lifecycle import hooks
