@@ -9,6 +9,16 @@
  *
  * It carries no policy: it reads a plan from the fd named in argv[1]
  * (written by pyrunc.linux.process.pack_plan) and performs, in this order:
+ *   0. optionally fork (F_FORK): pyrunc execs this helper *before* the
+ *      process enters a pid namespace that other processes already live
+ *      in (exec; create joining a pid namespace by path), so the first
+ *      process there is this sealed program, never the host's python.
+ *      The parent sends "F <pid>" on sync_fd and exits; the child waits
+ *      for pyrunc's go-ahead on sync_fd, a packet "N" followed by the
+ *      seccomp-notify payload (the container process state, which holds
+ *      the child's pid, so pyrunc can only write it now), then closes it.
+ *      With F_NEW_SESSION the child starts a session and makes its fd 0
+ *      (the pty pyrunc set up) its controlling terminal.
  *   1. optionally wait for `pyrunc start` (poll the exec fifo),
  *   2. optionally load the seccomp filter now (noNewPrivileges false: the
  *      filter needs CAP_SYS_ADMIN, so it goes before caps are dropped),
@@ -21,12 +31,21 @@
  * Right after the wait, before any filter, every fd >= 3 + preserved is
  * marked CLOEXEC.
  * Any failure is written to the report fd and the program exits 127.
+ *
+ * A second mode, `pyrunc-init --proc-context PIDNS_FD SOCK_FD N`, makes N
+ * procfs contexts for a pid namespace pyrunc does not live in: it joins
+ * that pid namespace, forks, and the child (the only process that enters
+ * it, and it runs this sealed program) fsopen()s "proc" N times and sends
+ * the fds on SOCK_FD. A procfs context belongs to the pid namespace of the
+ * process that opened it, so pyrunc can mount the container's /proc from
+ * outside the namespace.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +55,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -56,7 +77,26 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-#define PLAN_MAGIC "PYRUNCI4"
+#ifndef CLONE_NEWPID
+#define CLONE_NEWPID 0x20000000
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+#define FSCONFIG_CMD_CREATE_ 6
+#define FSMOUNT_CLOEXEC_ 0x00000001
+#define MOUNT_ATTR_RDONLY_ 0x00000001
+
+#define PLAN_MAGIC "PYRUNCI5"
 
 enum {
     F_WAIT_FIFO = 1 << 0,   /* wait for start on fifo_fd */
@@ -65,6 +105,8 @@ enum {
     F_NNP = 1 << 3,         /* PR_SET_NO_NEW_PRIVS */
     F_SECCOMP = 1 << 4,     /* load the BPF program */
     F_SECCOMP_EARLY = 1 << 5, /* load it before dropping capabilities */
+    F_FORK = 1 << 6,        /* fork first; the child goes on (see step 0) */
+    F_NEW_SESSION = 1 << 7, /* in that child: setsid + fd 0 as controlling tty */
 };
 
 struct plan_header {
@@ -85,7 +127,10 @@ struct plan_header {
     int32_t listener_fd;    /* seccomp notify: socket to listenerPath, or -1 */
     uint32_t payload_len;   /* seccomp notify: the container process state */
     uint32_t nrlimits;      /* struct plan_rlimit entries right after this header */
+    int32_t sync_fd;        /* F_FORK: SOCK_SEQPACKET to pyrunc, or -1 */
+    uint32_t pad;           /* keeps the header a multiple of 8 bytes */
 };
+_Static_assert(sizeof(struct plan_header) == 120, "plan header layout");
 
 struct plan_rlimit {
     uint32_t resource, pad;
@@ -188,6 +233,109 @@ static void load_seccomp(const struct plan_header *h, struct sock_filter *prog,
         send_listener(h, (int)r, payload);
 }
 
+/* Step 0 (F_FORK). Returns in the child only; *payload may be replaced by
+ * the one pyrunc sends with its go-ahead. */
+static void fork_and_wait(struct plan_header *h, char **payload)
+{
+    static char buf[1 << 16];
+    char msg[32];
+    pid_t pid = fork();
+    if (pid < 0)
+        die("pyrunc-init: fork", errno);
+    if (pid > 0) {
+        int n = snprintf(msg, sizeof(msg), "F %d", (int)pid);
+        if (send(h->sync_fd, msg, (size_t)n, MSG_NOSIGNAL) < 0) {
+            kill(pid, SIGKILL);
+            die("pyrunc-init: report the pid", errno);
+        }
+        _exit(0);
+    }
+    /* the child: nothing happens until pyrunc knows our pid */
+    ssize_t r;
+    do
+        r = recv(h->sync_fd, buf, sizeof(buf), 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 1 || buf[0] != 'N')
+        _exit(127);     /* pyrunc went away or gave up: say nothing */
+    if (h->payload_len && r > 1) {
+        *payload = buf + 1;
+        h->payload_len = (uint32_t)(r - 1);
+    }
+    close(h->sync_fd);
+    if (h->flags & F_NEW_SESSION) {
+        if (setsid() < 0)
+            die("terminal: setsid", errno);
+        if (ioctl(0, TIOCSCTTY, 0) < 0)
+            die("terminal: set the controlling terminal", errno);
+    }
+}
+
+/* --proc-context PIDNS_FD SOCK_FD N (see the opening comment) */
+static int proc_context(int argc, char **argv)
+{
+    int pidns, sock, n, i, st;
+    pid_t pid;
+    if (argc != 5)
+        die("pyrunc-init --proc-context: bad arguments", EINVAL);
+    pidns = atoi(argv[2]);
+    sock = atoi(argv[3]);
+    n = atoi(argv[4]);
+    if (n < 1 || n > 16)
+        die("pyrunc-init --proc-context: bad count", EINVAL);
+    if (syscall(SYS_setns, pidns, CLONE_NEWPID) < 0)
+        die("join pid namespace", errno);
+    /* A privileged process of that namespace (CAP_SYS_PTRACE) can follow
+     * /proc/<pid>/root, cwd and fd/ of our child: give it an empty,
+     * read-only, detached tmpfs as root and cwd, and no fd but the socket
+     * (fd 2 is the same socket). */
+    {
+        int t = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC), m;
+        if (t < 0 || syscall(SYS_fsconfig, t, FSCONFIG_CMD_CREATE_, NULL, NULL, 0) < 0)
+            die("empty root: tmpfs", errno);
+        m = (int)syscall(SYS_fsmount, t, FSMOUNT_CLOEXEC_, MOUNT_ATTR_RDONLY_);
+        if (m < 0 || fchdir(m) < 0 || chroot(".") < 0)
+            die("empty root: chroot", errno);
+        close(m);
+        close(t);
+        close(pidns);
+        close(0);
+        close(1);
+    }
+    pid = fork();
+    if (pid < 0)
+        die("pyrunc-init: fork", errno);
+    if (pid == 0) {
+        for (i = 0; i < n; i++) {
+            int fd = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+            char one = 'p';
+            struct iovec iov = { &one, 1 };
+            char cbuf[CMSG_SPACE(sizeof(int))];
+            struct msghdr msg = { 0 };
+            struct cmsghdr *c;
+            if (fd < 0)
+                die("fsopen proc", errno);
+            memset(cbuf, 0, sizeof(cbuf));
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf;
+            msg.msg_controllen = sizeof(cbuf);
+            c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(c), &fd, sizeof(int));
+            if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+                die("send the procfs context", errno);
+            close(fd);
+        }
+        _exit(0);
+    }
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            die("pyrunc-init: wait", errno);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 127;
+}
+
 int main(int argc, char **argv)
 {
     struct plan_header h;
@@ -198,6 +346,8 @@ int main(int argc, char **argv)
     uint32_t i;
 
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (argc > 1 && strcmp(argv[1], "--proc-context") == 0)
+        return proc_context(argc, argv);
     if (argc != 2)
         die("pyrunc-init: not started by pyrunc", EINVAL);
     int plan_fd = atoi(argv[1]);
@@ -239,6 +389,9 @@ int main(int argc, char **argv)
         cenvp[i] = s;
         s += strlen(s) + 1;
     }
+
+    if (h.flags & F_FORK)
+        fork_and_wait(&h, &payload);
 
     if (h.flags & F_WAIT_FIFO)
         wait_for_start(h.fifo_fd);

@@ -129,6 +129,21 @@ def make_bundle(tmp_path, base_rootfs):
     return make
 
 
+@pytest.fixture
+def traversable(tmp_path):
+    """The mapped root of a user namespace is an ordinary host uid: like
+    runc, pyrunc needs the bundle's path to be searchable by it."""
+    saved = []
+    p = tmp_path
+    while str(p) != "/tmp":
+        saved.append((p, os.stat(p).st_mode & 0o7777))
+        os.chmod(p, saved[-1][1] | 0o011)
+        p = p.parent
+    yield
+    for p, mode in saved:
+        os.chmod(p, mode)
+
+
 # this session's containers live under one cgroup parent, checked at the end
 CGROUP_PARENT = "pyrunc-test-%s" % uuid.uuid4().hex[:8]
 

@@ -10,11 +10,19 @@ Process tree (the shortest the namespaces allow):
                                    process attributes, then execs the sealed
                                    init helper, which waits for `start`
 
+With a pid namespace joined by path (a pod), C1 does not join it and C2
+stays outside it (other processes live there, and a privileged one could
+reach C2's python through /proc/<pid>/exe): C2 joins it just before it
+execs the helper with F_FORK, and the helper's child -- a sealed memfd --
+is the container's init. Its /proc is mounted from a procfs context the
+helper opened inside that namespace (--proc-context, see csrc/init.c).
+
 P and the children talk over a SOCK_SEQPACKET pair; every message is one
 packet: G (go), U/M (user namespace made / maps
-written), P <pid> (the init's pid), H/h (ready for the runtime-namespace
-hooks / hooks done), C (the init is in its cgroup), X (about to exec the helper), E <text>
-(failed).
+written), P <pid> (C2's pid), H/h (ready for the runtime-namespace
+hooks / hooks done), C (C2 is in its cgroup), X (about to exec the helper),
+F <pid> / N[payload] (joined pid namespace: the helper forked the init / P's
+go-ahead with the seccomp-notify payload), E <text> (failed).
 A failed create kills the init and removes the cgroup and the state dir.
 """
 import os
@@ -164,6 +172,16 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         # or the container; only the preserved ones stay inheritable
         sysc.close_range(3 + preserve_fds + extra, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
         prep.helper = prep.keep(lproc.helper_memfd(sysc))
+        from pyrunc.linux.namespaces import pid_fd
+        if pid_fd(prep.ns) >= 0:
+            # see pyrunc/linux/procfs.py
+            from pyrunc.linux import procfs
+            procfs.preopened = procfs.Procfs.open(sysc)
+            prep.keep(procfs.preopened.fd)
+            n = sum(1 for m in config.mounts if m.type == "proc")
+            if n:
+                procfs.contexts = [prep.keep(fd) for fd in lproc.proc_contexts(
+                    prep.helper, pid_fd(prep.ns), n)]
         own_pty = proc is not None and proc.terminal and not console_socket
         if own_pty:
             # `run` in the foreground with a terminal: pyrunc itself is the
@@ -251,6 +269,16 @@ def _drive(ps, c1, c, config, mgr):
                 send_to_child(ps, b"h")
             elif kind == b"X":
                 seen_exec = True
+            elif kind == b"F":
+                # joined pid namespace: the init helper forked the container's
+                # process into it; that child is the container's init
+                init_pid = int(rest)
+                payload = b""
+                lx = config.linux
+                if lx is not None and lx.seccomp is not None and lx.seccomp.listener_path:
+                    from pyrunc.lifecycle.init import notify_payload
+                    payload = notify_payload(lx.seccomp, init_pid, c.state_json("created"))
+                send_to_child(ps, b"N" + payload)
             elif kind == b"E":
                 raise PyruncError(rest.decode(errors="replace"))
     finally:

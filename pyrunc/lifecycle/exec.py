@@ -2,12 +2,18 @@
 
 P (pyrunc exec) opens the init's namespaces, forks C1, puts it in the
 container's cgroup; C1 joins every namespace (user first, mount last;
-non-dumpable, and not visible in the container since setns(pid) only
-affects children), forks C2 into the pid namespace and exits. C2 applies
-the process attributes and execs the sealed init helper with a plan
-(no fifo wait). Detached, P writes the pid file and returns: nothing of
-pyrunc stays as the process's parent. In the foreground P is a child
-subreaper, forwards signals and exits with the process's status.
+non-dumpable). setns(pid) only moves C1's future children, so C1 itself
+stays outside the container's pid namespace: no process of the container,
+however privileged (CAP_SYS_PTRACE reads /proc/<pid>/exe of non-dumpable
+processes), can see it. C1 applies the process attributes and execs the
+sealed init helper with F_FORK: the helper forks, and that child -- the
+sealed memfd, never the host's python (CVE-2019-5736) -- is the first and
+only process of this exec to enter the pid namespace. The helper's parent
+sends "F <pid>" and exits; P answers "N" (+ the seccomp-notify payload,
+which names that pid) and the child goes on to exec the process.
+Detached, P writes the pid file and returns: nothing of pyrunc stays as
+the process's parent. In the foreground P is a child subreaper, forwards
+signals and exits with the process's status.
 """
 import os
 
@@ -153,12 +159,16 @@ def exec_(ctx, cid, opts):
         c1 = os.fork()
         if c1 == 0:
             ps.close()
-            _child1(sysc, cs, ns_fds, proc, prep, rep_w, config_lx, c.state_json())
+            _child1(sysc, cs, ns_fds, proc, prep, rep_w, config_lx)
         cs.close()
         fault_point("exec-forked")
         os.close(rep_w)
         prep.fds.remove(rep_w)
-        pid = _drive(ps, c1, c)
+        payload = None
+        if prep.listener >= 0:
+            state = c.state_json()
+            payload = lambda pid: init.notify_payload(config_lx.seccomp, pid, state)  # noqa: E731
+        pid = _drive(ps, c1, c, payload)
         ps.close()
         err = b""
         while True:
@@ -192,7 +202,7 @@ def exec_(ctx, cid, opts):
     return wait_exit_status(pid)
 
 
-def _drive(ps, c1, c):
+def _drive(ps, c1, c, payload=None):
     from pyrunc.lifecycle.common import cgroup_manager
     pid = 0
     ok = False
@@ -207,11 +217,12 @@ def _drive(ps, c1, c):
             if not msg:
                 break
             kind, _, rest = msg.partition(b" ")
-            if kind == b"P":
+            if kind == b"F":
+                # the helper forked the process into the pid namespace
                 pid = int(rest)
                 os.waitpid(c1, 0)
                 c1 = 0
-                send_to_child(ps, b"C %d" % pid)      # the process learns its host pid
+                send_to_child(ps, b"N" + (payload(pid) if payload else b""))
             elif kind == b"X":
                 ok = True
             elif kind == b"E":
@@ -242,11 +253,12 @@ def _close_stray_fds(prep, sock, rep_w):
     os.closerange(lo, 1 << 20)
 
 
-def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx, state):
+def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
+    """Never returns: execs the helper (which forks the process into the
+    pid namespace) or sends "E <text>" and exits."""
     from pyrunc.lifecycle import init
     from pyrunc.linux import namespaces
     from pyrunc.linux.sys import PR_SET_DUMPABLE, PR_SET_PDEATHSIG
-    code = 1
     try:
         sysc.prctl(PR_SET_DUMPABLE, 0)
         sysc.prctl(PR_SET_PDEATHSIG, 9)
@@ -258,34 +270,21 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx, state):
             except OSError as e:
                 raise PyruncError("join %s namespace: %s" % (t, os.strerror(e.errno).lower()))
             os.close(fd)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                msg = sock.recv(64)
-                if msg[:2] != b"C ":
-                    os._exit(1)
-                if prep.listener >= 0:
-                    prep.notify_payload = init.notify_payload(
-                        lx.seccomp, int(msg[2:]), state)
-                _close_stray_fds(prep, sock, rep_w)
-                aff = proc.exec_cpu_affinity
-                if aff is not None and aff.initial:
-                    from pyrunc.linux.process import parse_cpu_list
-                    os.sched_setaffinity(0, parse_cpu_list(aff.initial))
-                os.setsid() if proc.terminal else None
-                need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
-                procfs = Procfs.open(sysc) if need else None
-                # exec never touches the container's /dev/console (runc's rule)
-                plan = init.process_plan(sysc, proc, prep, lx.personality if lx else None,
-                                         procfs, make_console=False)
-                if procfs:
-                    procfs.close()
-                init.exec_helper(sysc, sock, plan, prep, rep_w)
-            except BaseException as e:
-                init._fail(sock, e)
-            os._exit(1)
-        sock.send(b"P %d" % pid)
-        code = 0
+            if t == "user":
+                namespaces.become_root()
+        _close_stray_fds(prep, sock, rep_w)
+        aff = proc.exec_cpu_affinity
+        if aff is not None and aff.initial:
+            from pyrunc.linux.process import parse_cpu_list
+            os.sched_setaffinity(0, parse_cpu_list(aff.initial))
+        need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
+        procfs = Procfs.open(sysc) if need else None
+        # exec never touches the container's /dev/console (runc's rule)
+        plan = init.process_plan(sysc, proc, prep, lx.personality if lx else None,
+                                 procfs, make_console=False, fork=True)
+        if procfs:
+            procfs.close()
+        init.exec_helper(sysc, sock, plan, prep, rep_w)
     except BaseException as e:
         init._fail(sock, e)
-    os._exit(code)
+    os._exit(1)

@@ -174,8 +174,16 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
         sysctl.apply(procfs, lx.sysctl)
     if lx is not None and lx.memory_policy is not None:
         lproc.apply_memory_policy(sysc, lx.memory_policy)
-    plan = process_plan(sysc, proc, prep, lx.personality if lx else None, procfs)
+    from pyrunc.linux.namespaces import pid_fd
+    joined_pid = pid_fd(ns)
+    plan = process_plan(sysc, proc, prep, lx.personality if lx else None, procfs,
+                        fork=joined_pid >= 0)
     procfs.close()
+    if joined_pid >= 0:
+        # last: only our children enter it, and the only child is the
+        # sealed helper's (F_FORK)
+        sysc.setns(joined_pid, S.CLONE_NEWPID)
+        os.close(joined_pid)
     base = 3 + prep.preserve
     plan.flags |= lproc.F_WAIT_FIFO
     plan.fifo_fd = fcntl.fcntl(prep.fifo, fcntl.F_DUPFD, base)
@@ -184,15 +192,18 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     exec_helper(sysc, sock, plan, prep, prep.done)
 
 
-def process_plan(sysc, proc, prep, personality, procfs, make_console=True):
+def process_plan(sysc, proc, prep, personality, procfs, make_console=True, fork=False):
     """The process attributes (applied now) and the plan for the helper.
-    Shared by create's init and exec."""
+    Shared by create's init and exec. fork: the helper forks the process
+    into its pid namespace (F_FORK); a terminal is then made the
+    controlling terminal of that child (F_NEW_SESSION), not of us."""
     from pyrunc.linux import process as lproc
     plan = lproc.InitPlan()
     if proc is not None:
         if proc.terminal:
             from pyrunc.linux import console
-            console.setup(sysc, prep.console, proc.console_size, make_console)
+            console.setup(sysc, prep.console, proc.console_size, make_console,
+                          ctty=not fork)
         lproc.apply_attributes(sysc, proc, personality, procfs)
         if getattr(prep, "apparmor", None) or getattr(prep, "selinux", None):
             from pyrunc.linux import lsm
@@ -214,6 +225,10 @@ def process_plan(sysc, proc, prep, personality, procfs, make_console=True):
             plan.flags |= lproc.F_SET_CAPS
         if proc.no_new_privileges:
             plan.flags |= lproc.F_NNP
+    if fork:
+        plan.flags |= lproc.F_FORK
+        if proc is not None and proc.terminal:
+            plan.flags |= lproc.F_NEW_SESSION
     if prep.seccomp is not None:
         plan.bpf, plan.seccomp_flags = prep.seccomp
         plan.flags |= lproc.F_SECCOMP
@@ -245,7 +260,11 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
     plan.report_fd = fcntl.fcntl(report_fd, fcntl.F_DUPFD, base)
     if getattr(prep, "listener", -1) >= 0:
         plan.listener_fd = fcntl.fcntl(prep.listener, fcntl.F_DUPFD, base)
-        plan.payload = prep.notify_payload
+        # F_FORK: pyrunc sends the payload (it holds the child's pid) with
+        # its go-ahead; a placeholder says there is one
+        plan.payload = b"-" if plan.flags & lproc.F_FORK else prep.notify_payload
+    if plan.flags & lproc.F_FORK:
+        plan.sync_fd = fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD, base)
     plan.preserve_fds = prep.preserve
     plan.rlimits = prep.rlimits     # applied by the helper (see linux/rlimits.py)
     pfd = lproc.plan_memfd(sysc, plan)

@@ -38,9 +38,10 @@ def open_pty(sysc):
     return master, peer, "/dev/pts/%d" % n
 
 
-def setup(sysc, sock_fd, console_size, make_console=True):
+def setup(sysc, sock_fd, console_size, make_console=True, ctty=True):
     """In the container's init, after pivot_root. Returns nothing; fds 0-2
-    are the pty peer afterwards."""
+    are the pty peer afterwards. ctty=False: the init helper's forked child
+    makes it its controlling terminal (F_NEW_SESSION), not this process."""
     try:
         master, peer, name = open_pty(sysc)
     except OSError as e:
@@ -79,7 +80,8 @@ def setup(sysc, sock_fd, console_size, make_console=True):
             sock.close()
     finally:
         os.close(master)
-    fcntl.ioctl(peer, TIOCSCTTY, 0)
+    if ctty:
+        fcntl.ioctl(peer, TIOCSCTTY, 0)
     for i in (0, 1, 2):
         os.dup2(peer, i)
     if peer > 2:

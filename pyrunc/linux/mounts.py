@@ -132,7 +132,11 @@ def bind_tree(sysc, source_fd_or_path, recursive):
 
 def new_fs(sysc, fstype, source, o, label=None):
     """A detached new filesystem instance (fsopen/fsconfig/fsmount)."""
-    fs = sysc.fsopen(fstype)
+    if fstype == "proc":
+        from pyrunc.linux import procfs
+        fs = procfs.fsopen(sysc)        # of the container's pid namespace
+    else:
+        fs = sysc.fsopen(fstype)
     try:
         if source:
             sysc.fsconfig(fs, S.FSCONFIG_SET_STRING, "source", source)

@@ -97,13 +97,40 @@ def plan(config):
 
 
 def join(sysc, p):
-    """In C1: setns into every path namespace (user first)."""
+    """In C1: setns into every path namespace (user first) but a pid
+    namespace: that one the init joins last, right before the init helper
+    forks the container's process into it (pid_fd), so that no python
+    process of pyrunc ever lives in a pid namespace with other processes."""
+    keep = []
     for t, fd in p.join:
+        if t == "pid":
+            keep.append((t, fd))
+            continue
         try:
             sysc.setns(fd, FLAGS[t])
         except OSError as e:
             raise PyruncError("join %s namespace: %s" % (t, os.strerror(e.errno).lower()))
-    p.close()
+        os.close(fd)
+        if t == "user":
+            become_root()
+    p.join = keep
+
+
+def become_root():
+    """After joining a user namespace: become its uid/gid 0 (as runc). Our
+    host ids are unmapped there, so files we create would get the overflow
+    ids and mounts such as devpts fail with EOVERFLOW."""
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as e:
+        raise PyruncError("user namespace: become its root: %s (is 0 mapped?)"
+                          % os.strerror(e.errno).lower())
+
+
+def pid_fd(p):
+    """The fd of the pid namespace joined by path, or -1."""
+    return dict(p.join).get("pid", -1)
 
 
 def write_id_maps(pid, config):

@@ -13,9 +13,10 @@ import struct
 from pyrunc.errors import PyruncError
 from pyrunc.linux import sys as S
 
-PLAN_MAGIC = b"PYRUNCI4"
+PLAN_MAGIC = b"PYRUNCI5"
 F_WAIT_FIFO, F_SET_CREDS, F_SET_CAPS, F_NNP, F_SECCOMP, F_SECCOMP_EARLY = 1, 2, 4, 8, 16, 32
-_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiII")
+F_FORK, F_NEW_SESSION = 64, 128
+_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiIIiI")
 _RLIM_INF = (1 << 64) - 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -25,7 +26,7 @@ class InitPlan:
 
     __slots__ = ("flags", "fifo_fd", "report_fd", "preserve_fds", "uid", "gid", "groups",
                  "last_cap", "caps", "seccomp_flags", "bpf", "path", "argv", "envp",
-                 "listener_fd", "payload", "rlimits")
+                 "listener_fd", "payload", "rlimits", "sync_fd")
 
     def __init__(self):
         self.flags = 0
@@ -44,6 +45,7 @@ class InitPlan:
         self.listener_fd = -1
         self.payload = b""
         self.rlimits = ()       # [(resource, soft, hard)], applied by the helper
+        self.sync_fd = -1       # F_FORK: the socket to pyrunc
 
     def pack(self):
         strings = b"".join(s.encode() + b"\0" for s in (self.path,) + tuple(self.argv)
@@ -53,7 +55,7 @@ class InitPlan:
                         self.preserve_fds, self.uid, self.gid, len(self.groups), self.last_cap,
                         b, e, p, i, a, self.seccomp_flags, len(self.bpf) // 8,
                         len(self.argv), len(self.envp), len(strings), self.listener_fd,
-                        len(self.payload), len(self.rlimits))
+                        len(self.payload), len(self.rlimits), self.sync_fd, 0)
         rl = b"".join(struct.pack("=IIQQ", r, 0, min(soft, _RLIM_INF), min(hard, _RLIM_INF))
                       for r, soft, hard in self.rlimits)
         return (hdr + rl + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf
@@ -85,6 +87,54 @@ def helper_memfd(sysc):
         os.close(fd)
         raise
     return fd
+
+
+def proc_contexts(helper_fd, pidns_fd, n):
+    """n procfs contexts of the pid namespace pidns_fd, made by the sealed
+    init helper (`--proc-context`, see csrc/init.c) so that pyrunc can mount
+    the container's /proc without entering that namespace."""
+    import _socket
+    import fcntl
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    fds = []
+    # above 4 (and close-on-exec), so the dup2s below cannot overwrite them
+    ns_hi = fcntl.fcntl(pidns_fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    sock_hi = fcntl.fcntl(b.fileno(), fcntl.F_DUPFD_CLOEXEC, 10)
+    try:
+        # the helper's own errors (fd 2) come back as packets without fds
+        pid = os.posix_spawn("/proc/self/fd/%d" % helper_fd,
+                             ["pyrunc-init", "--proc-context", "3", "4", str(n)], {},
+                             file_actions=[(os.POSIX_SPAWN_DUP2, ns_hi, 3),
+                                           (os.POSIX_SPAWN_DUP2, sock_hi, 4),
+                                           (os.POSIX_SPAWN_DUP2, sock_hi, 2)])
+        b.close()
+        os.close(sock_hi)
+        sock_hi = -1
+        err = b""
+        while len(fds) < n:
+            data, anc, _fl, _addr = a.recvmsg(512, _socket.CMSG_SPACE(4), 0x40000000)
+            if not data:
+                break
+            got = [struct.unpack("i", d[:4])[0] for lvl, typ, d in anc
+                   if lvl == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS]
+            if not got:
+                err += data
+            fds += got
+        _, st = os.waitpid(pid, 0)
+        if len(fds) < n or st:
+            raise PyruncError("procfs for the joined pid namespace: %s"
+                              % (err.decode(errors="replace").strip() or "helper failed"))
+        return fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    finally:
+        os.close(ns_hi)
+        if sock_hi >= 0:
+            os.close(sock_hi)
+        a.close()
+        b.close()
 
 
 def plan_memfd(sysc, plan):

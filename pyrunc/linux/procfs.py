@@ -13,6 +13,23 @@ from pyrunc.errors import PyruncError
 from pyrunc.linux import sys as S
 
 PROC_SUPER_MAGIC = 0x9FA0
+
+# A procfs shows, and belongs to, the pid namespace of whoever fsopen()ed
+# it. When pyrunc joins a pid namespace by path, its init stays outside that
+# namespace until the init helper forks the process into it, so:
+#  - contexts: procfs contexts made inside it (csrc/init.c --proc-context),
+#    one per proc mount of config.json (fsopen() takes them);
+#  - preopened: the private handle, opened by pyrunc before it forks, of
+#    the pid namespace the init really is in (its /proc/<pid>/ must exist
+#    there, and a user namespace may not mount the host's procfs).
+contexts = []
+preopened = None
+
+
+def fsopen(sysc):
+    """A new procfs context (fsopen("proc")) for a proc mount: of the
+    container's pid namespace."""
+    return contexts.pop(0) if contexts else sysc.fsopen("proc")
 _RES = S.RESOLVE_BENEATH | S.RESOLVE_NO_XDEV | S.RESOLVE_NO_MAGICLINKS | S.RESOLVE_NO_SYMLINKS
 
 
@@ -23,6 +40,8 @@ class Procfs:
 
     @classmethod
     def open(cls, sysc):
+        if preopened is not None:
+            return cls(sysc, os.dup(preopened.fd))
         fs = sysc.fsopen("proc")
         try:
             sysc.fsconfig(fs, S.FSCONFIG_CMD_CREATE)

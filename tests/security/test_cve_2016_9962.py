@@ -1,10 +1,11 @@
 """CVE-2016-9962: a process in the container races `pyrunc exec` and tries
 to read the runtime's helpers through /proc/<pid> (exe, cwd, fd/*).
 
-pyrunc's processes that enter the container's pid namespace (exec's C2,
-create's init) must be non-dumpable until the final execve, so no
-PTRACE_MODE_READ access succeeds; what the container may see afterwards
-is its own process (busybox, /dev/null, the pty).
+No process of pyrunc's python enters a pid namespace that container
+processes live in (the sealed init helper forks the process into it), and
+every pyrunc process in container namespaces is non-dumpable until the
+final execve, so no PTRACE_MODE_READ access succeeds; what the container
+may see afterwards is its own process (busybox, /dev/null, the pty).
 
 The attacker is tests/security/attacker.c (`attacker watch`), pid 1 of
 the container; it logs every successful access. A success is a leak when
@@ -64,7 +65,8 @@ def test_strong_attacker_without_ptrace_cap_still_sees_nothing(rt, make_bundle, 
 
 def test_strong_attacker_weakened_build_is_caught(rt, make_bundle, attacker_bin, tmp_path):
     """Same attack against a pyrunc whose PR_SET_DUMPABLE(0) calls are
-    no-ops: the attacker must now reach the host interpreter through
+    no-ops and whose python enters the pid namespace (both barriers
+    removed): the attacker must now reach the host interpreter through
     /proc/<pid>/exe and the runtime's fds, i.e. the check above can fail."""
     results = tmp_path / "results"
     results.mkdir()
@@ -75,7 +77,7 @@ def test_strong_attacker_weakened_build_is_caught(rt, make_bundle, attacker_bin,
         return any(l.startswith("EXEID") and
                    (int(l.split()[2]), int(l.split()[3])) in python_ids for l in lines)
     lines, _ok, _f, stdio = race(rt, b, results, tmp_path, jobs=default_jobs(80, 0, 0),
-                                 drop_ptrace=True, env=weak_env("dumpable"), stop_early=caught)
+                                 drop_ptrace=True, env=weak_env("dumpable,pidfork"), stop_early=caught)
     bad = leaks(lines, b / "rootfs", (rt.root, tmp_path), stdio)
     assert bad, "the weakened runtime was not caught"
     assert caught(lines), "no /proc/<pid>/exe of the host interpreter was reached:\n" + \

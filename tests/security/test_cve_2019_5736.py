@@ -8,12 +8,13 @@ may be a host file, none may be opened for writing, and a `#!/proc/self/exe`
 entrypoint must not run a host interpreter.
 """
 import fcntl
+import pytest
 import os
 import subprocess
 
-from raceutil import attack_bundle, leaks, race
-from secutil import (PYRUNC, attacker_bin, host_python_files, read_log,  # noqa: F401
-                     unique_id, wait_for)
+from raceutil import attack_bundle, leaks, race, seen_pids
+from secutil import (ALL_CAPS, PYRUNC, attacker_bin, host_python_files, read_log,  # noqa: F401
+                     unique_id, wait_for, weak_env)
 
 F_GET_SEALS = 1034
 F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
@@ -139,3 +140,159 @@ def test_container_cannot_reach_host_binary_through_proc_exe(rt, make_bundle, at
     assert ok == 50, failures[:3]     # /bin/true; every /bin/evil fails in the helper
     bad = leaks(lines, b / "rootfs", (rt.root, tmp_path), stdio, victims)
     assert not bad, "the container reached host resources of the runtime:\n" + "\n".join(bad[:40])
+
+
+def _host_interpreter_reached(lines):
+    forbidden = host_python_files()
+    return [l for l in lines if l.startswith("EXEID") and
+            (int(l.split()[2]), int(l.split()[3])) in forbidden]
+
+
+def _join_pid_ns_of(rt, make_bundle, cid, victims, n):
+    """Create (and start) n containers that join cid's pid namespace, as
+    the containers of a pod join its pause container's."""
+    ns = "/proc/%d/ns/pid" % rt.state(cid)["pid"]
+
+    def join(c):
+        for x in c["linux"]["namespaces"]:
+            if x["type"] == "pid":
+                x["path"] = ns
+    for _ in range(n):
+        vb = make_bundle(["/bin/true"], join)
+        victims.append(vb / "rootfs")
+        vid = unique_id("pod")
+        subprocess.run(PYRUNC + ["--root", rt.root, "create", "--bundle", str(vb), vid],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True, timeout=60)
+        rt.ok("start", vid)
+        rt.ok("delete", "--force", vid)
+
+
+def test_privileged_container_never_sees_the_host_interpreter(rt, make_bundle, attacker_bin,
+                                                              tmp_path):
+    """A privileged container (every capability the host has, CAP_SYS_PTRACE
+    included, no user namespace: docker/podman --privileged) may read
+    /proc/<pid>/exe of any process in its pid namespace, dumpable or not.
+    While 200 `pyrunc exec`s race into it and 8 containers are created
+    joining its pid namespace, no process there may ever run the host's
+    interpreter: the first process of pyrunc to enter the namespace is the
+    sealed init helper (it forks the process there, F_FORK)."""
+    results = tmp_path / "results"
+    results.mkdir()
+    b = attack_bundle(make_bundle, attacker_bin, results, caps=ALL_CAPS)
+    victims = []
+    lines, ok, failures, stdio = race(
+        rt, b, results, tmp_path, jobs=[("plain", ["/bin/true"])] * 200,
+        side=lambda cid: _join_pid_ns_of(rt, make_bundle, cid, victims, 8))
+    reached = _host_interpreter_reached(lines)
+    assert not reached, "host interpreter seen in the container's pid namespace:\n" + \
+        "\n".join(reached[:10])
+    assert ok == 200, failures[:3]
+    assert len(seen_pids(lines)) >= 100, "the attacker did not race"
+    # With CAP_SYS_PTRACE the container may read the fds of every process in
+    # its namespace (runc's init's exec fifo and sync pipes too: that is what
+    # privileged means); it must never reach a host file through exe, cwd or
+    # an fd that is not the runtime's own pipe, socket or fifo (or the procfs
+    # context of this very pid namespace, made for a joining container).
+    bad = [l for l in leaks(lines, b / "rootfs", (rt.root, tmp_path), stdio, victims)
+           if not (l.startswith("FD ") and l.split(" ", 3)[3].startswith(
+               ("pipe:", "socket:", "pid:", "anon_inode:[fscontext]", str(rt.root))))]
+    assert not bad, "the container reached host resources:\n" + "\n".join(bad[:40])
+
+
+def test_privileged_container_weakened_build_is_caught(rt, make_bundle, attacker_bin, tmp_path):
+    """The same attacker against a pyrunc whose python enters the pid
+    namespace before the helper (weakshim `pidfork`): it is seen."""
+    results = tmp_path / "results"
+    results.mkdir()
+    b = attack_bundle(make_bundle, attacker_bin, results, caps=ALL_CAPS)
+    lines, _ok, _f, _stdio = race(rt, b, results, tmp_path, jobs=[("plain", ["/bin/true"])] * 200,
+                                  env=weak_env("pidfork"),
+                                  stop_early=_host_interpreter_reached)
+    assert _host_interpreter_reached(lines), "the weakened runtime was not caught"
+
+
+def _watch_pid_ns(ns_link, stop, seen):
+    """From the host: every process whose pid namespace is ns_link, and
+    whose exe is a host interpreter file, goes into seen."""
+    forbidden = host_python_files()
+    while not stop.is_set():
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                if os.readlink("/proc/%s/ns/pid" % p) != ns_link:
+                    continue
+                st = os.stat("/proc/%s/exe" % p)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in forbidden:
+                seen.append(p)
+
+
+def _userns(c):
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c["mounts"] = [m for m in c["mounts"] if m["type"] not in ("cgroup", "sysfs")]
+
+
+@pytest.mark.parametrize("variant", ["exec", "exec-userns", "join-pid-ns",
+                                     "join-pid-ns-no-pivot", "join-pid-ns-userns"])
+def test_no_host_interpreter_in_the_pid_namespace_host_view(rt, make_bundle, traversable,
+                                                            variant, weak=()):
+    """The same rule seen from the host, which sees every process: while
+    pyrunc execs into a container (with and without a user namespace) or
+    creates containers that join its pid namespace (also with --no-pivot
+    and a user namespace), no process of that pid namespace ever runs the
+    host's interpreter."""
+    import threading
+    userns = variant.endswith("userns")
+    b = make_bundle(["probe", "sleep", "120"], _userns if userns else None)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    init = rt.state(cid)["pid"]
+    ns_link = os.readlink("/proc/%d/ns/pid" % init)
+    stop, seen = threading.Event(), []
+    t = threading.Thread(target=_watch_pid_ns, args=(ns_link, stop, seen))
+    t.start()
+    env = weak_env(*weak) if weak else None
+    try:
+        if variant.startswith("exec"):
+            for _ in range(40):
+                r = rt.cmd("exec", cid, "true", env=env)
+                assert r.returncode == 0, r.stderr
+        else:
+            def join(c):
+                if userns:
+                    _userns(c)
+                    for n in c["linux"]["namespaces"]:
+                        if n["type"] == "user":
+                            n["path"] = "/proc/%d/ns/user" % init
+                    c["linux"].pop("uidMappings")
+                    c["linux"].pop("gidMappings")
+                for n in c["linux"]["namespaces"]:
+                    if n["type"] == "pid":
+                        n["path"] = "/proc/%d/ns/pid" % init
+            vb = make_bundle(["true"], join)
+            extra = ["--no-pivot"] if variant.endswith("no-pivot") else []
+            for _ in range(8):
+                vid = unique_id("pod")
+                r = rt.cmd("run", *extra, "--bundle", vb, vid, env=env)
+                assert r.returncode == 0, r.stderr
+                rt.ok("delete", "--force", vid)
+    finally:
+        stop.set()
+        t.join()
+        rt.ok("delete", "--force", cid)
+    if weak:
+        assert seen, "the weakened runtime was not caught"
+    else:
+        assert not seen, "host interpreter in the container's pid namespace: pids %s" % seen
+
+
+@pytest.mark.parametrize("variant", ["exec", "join-pid-ns"])
+def test_no_host_interpreter_host_view_weakened_build_is_caught(rt, make_bundle, traversable,
+                                                                variant):
+    test_no_host_interpreter_in_the_pid_namespace_host_view(rt, make_bundle, None, variant,
+                                                            weak=("pidfork",))

@@ -18,6 +18,12 @@ that environment then runs with these functions replaced (secutil.weak_env):
               namespaces (the second barrier behind the cwd check).
   dumpable    Syscalls.prctl(PR_SET_DUMPABLE, 0) does nothing: pyrunc's
               processes in container namespaces stay dumpable (CVE-2016-9962).
+  pidfork     a python process of pyrunc enters the container's pid
+              namespace before the init helper runs (exec, and create
+              joining a pid namespace), and stays there for the few
+              milliseconds its set-up took: pyrunc before the helper forked
+              the process itself (CVE-2019-5736 against privileged
+              containers).
 
 It never changes the files of the installed pyrunc.
 """
@@ -74,6 +80,17 @@ def _weaken():
         from pyrunc.linux import process
 
         def chdir(cwd):
+            # exec's set-up runs outside the container's pid namespace, where
+            # /proc/self of the container's procfs does not resolve: follow
+            # /proc/self/fd/N to our own fd N, as it would for a runtime
+            # inside that namespace (the pre-fix behaviour)
+            parts = cwd.split("/")
+            if cwd.startswith("/proc/self/fd/") and parts[4].isdigit():
+                os.fchdir(int(parts[4]))
+                rest = "/".join(parts[5:])
+                if rest:
+                    os.chdir(rest)
+                return
             os.chdir(cwd)
 
         process.chdir = chdir
@@ -81,6 +98,24 @@ def _weaken():
     if "execfds" in _W:
         from pyrunc.lifecycle import exec as lexec
         lexec._close_stray_fds = lambda prep, sock, rep_w: None
+
+    if "pidfork" in _W:
+        from pyrunc.lifecycle import init
+
+        orig_exec_helper = init.exec_helper
+
+        def exec_helper(sysc, sock, plan, prep, report_fd):
+            from pyrunc.linux import process as lproc
+            # F_FORK: the process is about to be forked into a pid namespace
+            # that we are not in (our /proc/self may not even resolve there)
+            if plan.flags & lproc.F_FORK:
+                if os.fork() == 0:
+                    import time
+                    time.sleep(0.05)
+                    os._exit(0)
+            return orig_exec_helper(sysc, sock, plan, prep, report_fd)
+
+        init.exec_helper = exec_helper
 
     if "closerange" in _W or "dumpable" in _W:
         from pyrunc.linux import sys as S
