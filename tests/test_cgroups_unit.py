@@ -310,7 +310,7 @@ def test_own_cgroups_parsing(tmp_path):
                    "cpuacct": "/c", "": "/u"}
 
 
-def test_systemd_stub(tmp_path, monkeypatch):
+def test_systemd_driver_needs_a_running_systemd(tmp_path, monkeypatch):
     from pyrunc.linux.cgroups import systemd
     with pytest.raises(cg.CgroupError, match="systemd cgroup driver requested but "
                                              "systemd is not running"):
@@ -1171,3 +1171,56 @@ def test_default_parent_is_removed_by_the_last_container(fs):
     c.create()
     c.destroy()
     assert os.path.isdir(fs.root + "/pids/pyrunc")
+
+
+# --- the systemd driver's pure parts (the real scope: tests/vm) -------------
+
+def test_systemd_unit_and_slice_paths():
+    from pyrunc.linux.cgroups import systemd as sd
+    assert sd.parse_path("system.slice:pyrunc:c1") == ("system.slice", "pyrunc", "c1")
+    for bad in ("", "a:b", "a:b:c:d", "system.slice:pyrunc:"):
+        with pytest.raises(cg.CgroupError):
+            sd.parse_path(bad)
+    assert sd.unit_name("pyrunc", "c1") == "pyrunc-c1.scope"
+    assert sd.unit_name("", "c1") == "c1.scope"
+    assert sd.expand_slice("system.slice") == "/system.slice"
+    assert sd.expand_slice("a-b-c.slice") == "/a.slice/a-b.slice/a-b-c.slice"
+    assert sd.expand_slice("-.slice") == ""
+    for bad in ("foo", "a--b.slice", "-a.slice", "a/b.slice"):
+        with pytest.raises(cg.CgroupError):
+            sd.expand_slice(bad)
+    m = sd.SystemdManager.new("/sys/fs/cgroup", "machine-pods.slice:pyrunc:x", "x", {}, True)
+    assert m.paths == {"": "/machine.slice/machine-pods.slice/pyrunc-x.scope"}
+    assert (m.unit, m.slice) == ("pyrunc-x.scope", "machine-pods.slice")
+    m = sd.SystemdManager.new("/sys/fs/cgroup", ":pyrunc:x", "x", {}, True)
+    assert (m.paths[""], m.slice) == ("/system.slice/pyrunc-x.scope", "system.slice")
+    # the state record brings the same driver back
+    m2 = cg.Manager.from_dict(m.to_dict())
+    assert type(m2) is sd.SystemdManager and m2.unit == m.unit
+
+
+def test_systemd_properties_from_resources():
+    from pyrunc.linux.cgroups import systemd as sd
+    res = parse_resources({"memory": {"limit": 64 << 20, "reservation": 32 << 20,
+                                      "swap": 128 << 20},
+                           "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+                           "pids": {"limit": 0}})
+    assert dict(sd.properties(res)) == {
+        "MemoryMax": ("t", 64 << 20), "MemoryLow": ("t", 32 << 20),
+        "MemorySwapMax": ("t", 64 << 20), "CPUWeight": ("t", cgv2.shares_to_weight(512)),
+        "CPUQuotaPerSecUSec": ("t", 500000), "CPUQuotaPeriodUSec": ("t", 100000),
+        "TasksMax": ("t", 1)}
+    res = parse_resources({"memory": {"limit": -1}, "pids": {"limit": -1}})
+    assert dict(sd.properties(res)) == {"MemoryMax": ("t", (1 << 64) - 1),
+                                        "TasksMax": ("t", (1 << 64) - 1)}
+    assert sd.properties(None) == []
+
+
+def test_systemd_driver_is_refused_without_systemd_or_off_v2(tmp_path):
+    with pytest.raises(cg.CgroupError) as e:
+        cg.new_manager("system.slice:p:c", "c", root=str(tmp_path), systemd=True,
+                       driver="hybrid")
+    if os.path.isdir("/run/systemd/system"):
+        assert "needs a pure cgroup v2 host" in str(e.value)
+    else:
+        assert "systemd is not running" in str(e.value)

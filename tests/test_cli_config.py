@@ -224,7 +224,9 @@ def test_features_valid_and_honest():
     assert f["linux"]["apparmor"]["enabled"] is False
     assert set(f["linux"]["namespaces"]) == {"pid", "network", "mount", "ipc", "uts", "user",
                                              "cgroup", "time"}
-    assert f["linux"]["cgroup"]["systemd"] is False
+    from pyrunc.linux import cgroups
+    assert f["linux"]["cgroup"]["systemd"] is (cgroups.detect() == "v2" and
+                                               os.path.isdir("/run/systemd/system"))
 
 
 def test_caller_configs_validate(tmp_path, base_rootfs):

@@ -40,13 +40,16 @@ def _mempolicy():
 
 
 def _cgroup():
+    import os
     try:
         from pyrunc.linux import cgroups
         kind = cgroups.detect()
     except Exception:
         kind = None
     return {"v1": kind in ("v1", "hybrid"), "v2": kind in ("v2", "hybrid"),
-            "systemd": False, "systemdUser": False, "rdma": False}
+            # the systemd driver: cgroup v2 with a running systemd
+            "systemd": kind == "v2" and os.path.isdir("/run/systemd/system"),
+            "systemdUser": False, "rdma": False}
 
 
 def _seccomp():

@@ -25,7 +25,8 @@ Interface
       dict controller -> path as in /proc/self/cgroup, "" for cgroup2, or a
       single path; default: read /proc/self/cgroup).  Absent or empty:
       ``/pyrunc/<id>``.  ``..`` can not climb above the hierarchy root.
-      ``systemd=True`` goes to the systemd stub, which raises.
+      ``systemd=True``: the systemd driver (``systemd.py``, cgroup v2 only),
+      cgroupsPath ``slice:prefix:name``.
   Manager.from_dict(d)   rebuild from ``to_dict()`` (state dir record).
   m.create()             mkdir -p in every hierarchy, remembering what it
                          created; a pre-existing cgroup with processes is
@@ -190,10 +191,14 @@ def resolve_path(cgroups_path, container_id, controllers, own):
 
 def new_manager(cgroups_path, container_id, *, root=DEFAULT_ROOT, systemd=False,
                 own_cgroup=None, driver=None):
+    kind = driver or detect(root)
     if systemd:
         from pyrunc.linux.cgroups import systemd as sd
         sd.check()
-    kind = driver or detect(root)
+        if kind != "v2":
+            raise CgroupError("the systemd cgroup driver needs a pure cgroup v2 host "
+                              "(this one is %s): run without --systemd-cgroup" % kind)
+        return sd.SystemdManager.new(root, cgroups_path, container_id, {}, True)
     cls = driver_class(kind)
     explicit = bool(cgroups_path)
     if own_cgroup is None and cgroups_path and not cgroups_path.startswith("/"):
@@ -208,6 +213,8 @@ def driver_class(kind):
         from pyrunc.linux.cgroups.v2 import V2Manager as cls
     elif kind == "hybrid":
         from pyrunc.linux.cgroups.hybrid import HybridManager as cls
+    elif kind == "systemd":
+        from pyrunc.linux.cgroups.systemd import SystemdManager as cls
     else:
         raise CgroupError("unknown cgroup driver %r" % (kind,))
     return cls
