@@ -37,8 +37,10 @@ def residue(rt, bundle, cid):
     if os.path.isdir(rt.root):
         left += ["state: %s" % n for n in os.listdir(rt.root)]
     cg = json.loads((bundle / "config.json").read_text())["linux"]["cgroupsPath"]
-    for h in os.listdir("/sys/fs/cgroup"):
-        d = "/sys/fs/cgroup/%s%s" % (h, cg)
+    # every v1 hierarchy, the cgroup2 mount of a hybrid host, or the root of
+    # a pure v2 one
+    for d in ["/sys/fs/cgroup" + cg] + ["/sys/fs/cgroup/%s%s" % (h, cg)
+                                        for h in os.listdir("/sys/fs/cgroup")]:
         if os.path.isdir(d):
             left.append("cgroup: " + d)
     me = os.getpid()
