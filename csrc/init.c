@@ -233,6 +233,23 @@ static void load_seccomp(const struct plan_header *h, struct sock_filter *prog,
         send_listener(h, (int)r, payload);
 }
 
+/* CLOSE_RANGE_CLOEXEC is Linux 5.11: mark every fd from `first` up to the
+ * soft RLIMIT_NOFILE (no /proc is needed; EBADF for the closed ones). */
+static void cloexec_from(int first)
+{
+    struct rlimit r;
+    long max = 1024, fd;
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY)
+        max = (long)r.rlim_cur;
+    if (max > (1L << 20))
+        max = 1L << 20;
+    for (fd = first; fd < max; fd++) {
+        int fl = fcntl((int)fd, F_GETFD);
+        if (fl >= 0 && !(fl & FD_CLOEXEC) && fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+            die("mark fds close-on-exec", errno);
+    }
+}
+
 /* Step 0 (F_FORK). Returns in the child only; *payload may be replaced by
  * the one pyrunc sends with its go-ahead. */
 static void fork_and_wait(struct plan_header *h, char **payload)
@@ -399,8 +416,11 @@ int main(int argc, char **argv)
     /* Nothing but stdio and the preserved fds may reach the process
      * (CVE-2024-21626). The report fd is closed by the execve itself.
      * Done before any seccomp filter exists: profiles rarely allow it. */
-    if (syscall(SYS_close_range, 3 + h.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        die("close_range", errno);
+    if (syscall(SYS_close_range, 3 + h.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        if (errno != EINVAL && errno != ENOSYS)
+            die("close_range", errno);
+        cloexec_from(3 + (int)h.preserve_fds);     /* before Linux 5.11 */
+    }
 
     if ((h.flags & F_SECCOMP) && (h.flags & F_SECCOMP_EARLY))
         load_seccomp(&h, prog, payload);

@@ -254,3 +254,34 @@ def test_exec_tty_in_the_foreground(rt, make_bundle):
     r = rt.cmd("exec", "-t", "-d", cid, "true")
     assert r.returncode == 1 and "console socket" in r.stderr
     rt.ok("delete", "--force", cid)
+
+
+def test_close_range_cloexec_fallback_marks_every_fd():
+    """Before Linux 5.11 close_range(CLOSE_RANGE_CLOEXEC) is EINVAL: pyrunc
+    marks the fds itself. Forced here with an undefined flag bit, which
+    makes any kernel answer EINVAL."""
+    import fcntl
+    from pyrunc.linux.sys import CLOSE_RANGE_CLOEXEC, real
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(3)]
+    try:
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        real().close_range(min(fds), max(fds), CLOSE_RANGE_CLOEXEC | (1 << 30))
+        for fd in fds:
+            assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_syscall_errors_name_the_operation(rt, make_bundle):
+    b = make_bundle(["true"], lambda c: c["mounts"].append(
+        {"destination": "/x", "type": "nosuchfs", "source": "none"}))
+    r = rt.cmd("run", "--bundle", b, unique_id())
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert "mount /x (type nosuchfs)" in r.stderr and "no such device" in r.stderr, r.stderr
+    # an OSError that reaches the command line keeps the syscall's name
+    from pyrunc.cli import _oserr
+    e = OSError(22, "close_range: Invalid argument")
+    assert _oserr(e) == "close_range: invalid argument"
+    assert _oserr(OSError(2, "openat2: No such file", "/x")) == "openat2: /x: no such file or directory"

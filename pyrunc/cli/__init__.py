@@ -138,8 +138,11 @@ def main(argv=None):
 
 
 def _oserr(e):
+    """One line naming the operation (the syscall seam puts it first in
+    strerror: "close_range: Invalid argument") and the path."""
     import os
     text = os.strerror(e.errno).lower() if e.errno else str(e)
     if e.filename:
-        return "%s: %s" % (e.filename, text)
-    return text
+        text = "%s: %s" % (e.filename, text)
+    op = (e.strerror or "").partition(": ")[0] if ": " in (e.strerror or "") else ""
+    return "%s: %s" % (op, text) if op else text

@@ -87,6 +87,11 @@ F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 CLOSE_RANGE_CLOEXEC = 4
 
 
+# The oldest kernel pyrunc runs on (README: "Kernels"). Features newer than
+# it are probed where they are used, each with its fallback beside it.
+MIN_KERNEL = "5.10"
+
+
 class Syscalls:
     """The real kernel, through pyrunc._shim (built by cffi at install)."""
 
@@ -98,6 +103,11 @@ class Syscalls:
     def _check(self, r, what, path=None):
         if r < 0:
             e = self._ffi.errno
+            if e == 38:         # ENOSYS: the kernel is older than the call
+                from pyrunc.errors import PyruncError
+                raise PyruncError("%s: not implemented by this kernel (Linux %s); pyrunc "
+                                  "needs Linux %s or newer" % (what, os.uname().release,
+                                                               MIN_KERNEL))
             raise OSError(e, "%s: %s" % (what, os.strerror(e)), path)
         return r
 
@@ -177,7 +187,12 @@ class Syscalls:
         return self._check(self._lib.pyrunc_memfd_create(self._s(name), flags), "memfd_create")
 
     def close_range(self, first, last=0xFFFFFFFF, flags=0):
-        return self._check(self._lib.pyrunc_close_range(first, last, flags), "close_range")
+        r = self._lib.pyrunc_close_range(first, last, flags)
+        if r < 0 and flags & CLOSE_RANGE_CLOEXEC and self._ffi.errno in (22, 38):
+            # CLOSE_RANGE_CLOEXEC is Linux 5.11 (close_range itself 5.9):
+            # mark each open fd instead, as runc does
+            return cloexec_from(first, last)
+        return self._check(r, "close_range")
 
     def personality(self, persona):
         return self._check(self._lib.pyrunc_personality(persona), "personality")
@@ -204,6 +219,20 @@ class Syscalls:
 
     def tiocgptpeer(self, master, flags):
         return self._check(self._lib.pyrunc_tiocgptpeer(master, flags), "TIOCGPTPEER")
+
+
+def cloexec_from(first, last=0xFFFFFFFF):
+    """Set FD_CLOEXEC on every open fd in [first, last] (/proc/self/fd)."""
+    import fcntl
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if first <= fd <= last:
+            try:
+                fl = fcntl.fcntl(fd, fcntl.F_GETFD)
+                fcntl.fcntl(fd, fcntl.F_SETFD, fl | fcntl.FD_CLOEXEC)
+            except OSError:
+                pass            # the listing's own fd, closed by now
+    return 0
 
 
 _real = None
