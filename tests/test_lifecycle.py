@@ -285,3 +285,29 @@ def test_syscall_errors_name_the_operation(rt, make_bundle):
     e = OSError(22, "close_range: Invalid argument")
     assert _oserr(e) == "close_range: invalid argument"
     assert _oserr(OSError(2, "openat2: No such file", "/x")) == "openat2: /x: no such file or directory"
+
+
+@pytest.mark.parametrize("env, uid, want", [
+    ([], 0, "/root"),                     # from the image's /etc/passwd
+    (["HOME="], 0, "/root"),              # empty counts as missing
+    (["HOME=/custom"], 0, "/custom"),     # given: kept
+    ([], 4321, "/"),                      # a uid the image does not know
+])
+def test_home_from_the_images_passwd(rt, make_bundle, env, uid, want):
+    def edit(c):
+        c["process"]["env"] = ["PATH=/bin"] + env
+        c["process"]["user"] = {"uid": uid, "gid": 0}
+    b = make_bundle(["sh", "-c", 'echo "$HOME"'], edit)
+    (b / "rootfs" / "etc").mkdir(exist_ok=True)
+    (b / "rootfs" / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                                 "daemon:x:1:1::/usr/sbin:/bin/false\n")
+    out = rt.ok("run", "--bundle", b, unique_id()).stdout
+    assert out.strip() == want
+    # exec gets the same rule
+    b2 = make_bundle(["probe", "sleep", "30"], edit)
+    (b2 / "rootfs" / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b2, cid)
+    assert rt.ok("exec", "--user", "%d:0" % uid, cid, "sh", "-c", 'echo "$HOME"'
+                 ).stdout.strip() == ("/" if uid else want)
+    rt.ok("delete", "--force", cid)

@@ -209,7 +209,7 @@ def process_plan(sysc, proc, prep, personality, procfs, make_console=True, fork=
             from pyrunc.linux import lsm
             lsm.apply(procfs, prep.apparmor, prep.selinux)
         lproc.chdir(proc.cwd)
-        env = list(proc.env)
+        env = lproc.with_home(list(proc.env), proc.user.uid)
         if prep.preserve and os.environ.get("LISTEN_FDS"):
             env = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
             env += ["LISTEN_FDS=" + os.environ["LISTEN_FDS"], "LISTEN_PID=1"]

@@ -188,6 +188,33 @@ def _is_exec(path):
     return stat.S_ISREG(st.st_mode) and st.st_mode & 0o111
 
 
+def with_home(env, uid):
+    """HOME for the process when env has none or an empty one (as runc):
+    the user's home from the container's /etc/passwd, else "/". Called
+    inside the container's root; /etc/passwd is read only if it is a
+    regular file (never blocks on a FIFO the image put there)."""
+    if any(e.startswith("HOME=") and len(e) > 5 for e in env):
+        return env
+    home = "/"
+    try:
+        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        fd = -1
+    if fd >= 0:
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                for line in os.read(fd, 1 << 20).decode(errors="replace").splitlines():
+                    f = line.split(":")
+                    if len(f) >= 6 and f[2] == str(uid) and f[5]:
+                        home = f[5]
+                        break
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return [e for e in env if not e.startswith("HOME=")] + ["HOME=" + home]
+
+
 def find_executable(arg0, env):
     """Resolve args[0] in the container's root (we are after pivot_root)."""
     if "/" in arg0:
