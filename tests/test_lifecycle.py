@@ -239,6 +239,8 @@ def test_run_in_the_foreground_with_a_terminal(rt, make_bundle, tmp_path):
                        timeout=30)
     assert p.returncode == 3, p.stderr
     assert "/dev/pts/0" in p.stdout and "hello-42" in p.stdout
+    # stdin is a pipe: ONLCR is off, lines end in \n alone (as runc)
+    assert "\r" not in p.stdout, repr(p.stdout)
     assert rt.ids() == []
 
 
@@ -251,6 +253,7 @@ def test_exec_tty_in_the_foreground(rt, make_bundle):
                        timeout=30)
     assert p.returncode == 4, p.stderr
     assert "/dev/pts/" in p.stdout and "exec-42" in p.stdout
+    assert "\r" not in p.stdout, repr(p.stdout)
     r = rt.cmd("exec", "-t", "-d", cid, "true")
     assert r.returncode == 1 and "console socket" in r.stderr
     rt.ok("delete", "--force", cid)
