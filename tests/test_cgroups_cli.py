@@ -163,7 +163,7 @@ def test_exec_into_a_paused_container(rt, make_bundle, tmp_path):
     t = time.monotonic()
     r = rt.cmd("exec", cid, "true", timeout=30)
     assert time.monotonic() - t < 10
-    assert r.returncode == 1 and r.stderr.strip().endswith(
+    assert r.returncode == 255 and r.stderr.strip().endswith(
         "exec failed: cannot exec in a paused container (use --ignore-paused to override)")
     # --ignore-paused: the process is set up in the frozen cgroup and runs
     # once the container is resumed

@@ -25,6 +25,17 @@ STOP_AT = 1   # the command after the id keeps its own flags
 
 
 def run(ctx, opts, args):
+    from pyrunc.errors import PyruncError, UsageError
     from pyrunc.lifecycle.exec import exec_
     opts["args"] = args[1:]
-    return exec_(ctx, args[0], opts)
+    try:
+        return exec_(ctx, args[0], opts)
+    except UsageError:
+        raise
+    except PyruncError as e:
+        # runc: every failure of exec itself is "exec failed: ..." and exit
+        # status 255, so callers can tell it from the process's own status
+        msg = str(e)
+        err = PyruncError(msg if msg.startswith("exec failed") else "exec failed: " + msg)
+        err.exit_code = 255
+        raise err from None
