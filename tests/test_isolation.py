@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import PYRUNC, unique_id
+from conftest import PYRUNC, unique_id, wait_for
 
 
 def run_out(rt, b):
@@ -410,7 +410,33 @@ def test_kill_all_reaches_every_process_without_pid_namespace(rt, make_bundle, t
     for p in procs:
         assert not os.path.exists("/proc/%d" % p) or \
             open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] == "Z"
+    # --all on the stopped container succeeds (runc)
+    rt.ok("kill", "--all", cid, "KILL")
     rt.ok("delete", "--force", cid)
+
+
+def test_kill_without_pid_namespace_kills_every_process(rt, make_bundle):
+    """No pid namespace of its own: the other processes would outlive the
+    init, so plain `kill KILL` signals the whole cgroup (runc)."""
+    def edit(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+    b = make_bundle(["sh", "-c", "probe sleep 60 & probe sleep 60 & wait"], edit)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    assert wait_for(lambda: len(json.loads(rt.ok("ps", "--format", "json", cid).stdout)) == 3)
+    procs = json.loads(rt.ok("ps", "--format", "json", cid).stdout)
+    rt.ok("kill", cid, "KILL")
+
+    def gone(p):
+        try:
+            return open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+    assert wait_for(lambda: all(gone(p) for p in procs))
+    # signal 0: only checks; on a stopped container it is "not running"
+    r = rt.cmd("kill", cid, "0")
+    assert r.returncode == 1 and "not running" in r.stderr
+    rt.ok("delete", cid)
 
 
 def test_listen_fds_socket_activation(rt, make_bundle, tmp_path):

@@ -104,6 +104,7 @@ def test_kill_signal_forms(rt, make_bundle, tmp_path):
     time.sleep(0.2)
     rt.ok("kill", cid, "SIGUSR2")
     time.sleep(0.2)
+    rt.ok("kill", cid, "0")          # checks only
     rt.ok("kill", cid, "15")
     for _ in range(100):
         if rt.state(cid)["status"] == "stopped":

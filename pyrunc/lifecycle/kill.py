@@ -18,7 +18,7 @@ def parse_signal(s):
         return 15
     if s.isdigit():
         n = int(s)
-        if 0 < n <= 64:
+        if 0 <= n <= 64:            # 0: only checks that the init exists
             return n
         raise UsageError("invalid signal: %s" % s)
     name = s.upper()
@@ -40,11 +40,27 @@ def kill(ctx, cid, sig, all_=False):
     store = Store(ctx.root)
     c = store.load(cid)
     status = c.status()
+    # Without a pid namespace of its own, the container's processes do not
+    # die with its init: SIGKILL goes to every process of its cgroup (runc).
+    if sig == 9 and "pid" not in c.data.get("namespaces", ["pid"]):
+        all_ = True
     if status not in ("created", "running", "paused"):
+        if all_ and status == "stopped":
+            # what is left in the cgroup (runc: --all succeeds here)
+            mgr = cgroup_manager(c)
+            if mgr is not None:
+                mgr.kill_all(sig)
+            return
         raise PyruncError("container not running")
     if all_:
         mgr = cgroup_manager(c)
         if mgr is not None:
             mgr.kill_all(sig)
+            if status != "stopped":
+                # the init too, even where the cgroup could not be read
+                try:
+                    signal_init(c, sig)
+                except PyruncError:
+                    pass
             return
     signal_init(c, sig)
