@@ -75,6 +75,8 @@ class Runtime:
         return json.loads(self.ok("state", cid).stdout)
 
     def ids(self):
+        if not os.path.isdir(self.root):
+            return []       # (list of a --root that does not exist is an error)
         return self.ok("list", "-q").stdout.split()
 
 

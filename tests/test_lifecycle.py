@@ -185,6 +185,9 @@ def test_list_formats(rt, make_bundle):
     assert table[0].split()[:3] == ["ID", "PID", "STATUS"] and len(table) == 3
     for cid in ids:
         rt.ok("delete", "--force", cid)
+    # a --root the caller names must exist (runc); the default need not
+    r = rt.cmd("--root", str(rt.root) + "-nope", "list")
+    assert r.returncode == 1 and "no such file or directory" in r.stderr
 
 
 def test_pid_namespace_and_stop_kills_everything(rt, make_bundle):

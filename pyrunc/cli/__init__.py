@@ -32,10 +32,11 @@ DEFAULT_ROOT = "/run/pyrunc"
 
 
 class Ctx:
-    __slots__ = ("root", "debug", "systemd_cgroup", "rootless", "command")
+    __slots__ = ("root", "root_given", "debug", "systemd_cgroup", "rootless", "command")
 
     def __init__(self, g, command):
         self.root = g["root"] or DEFAULT_ROOT
+        self.root_given = bool(g["root"])
         self.debug = g["debug"]
         self.systemd_cgroup = g["systemd_cgroup"]
         self.rootless = g["rootless"]

@@ -8,13 +8,18 @@ NARGS = 0
 
 
 def run(ctx, opts, args):
+    import os
     import sys
-    from pyrunc.errors import NotFound, UsageError
+    from pyrunc.errors import NotFound, PyruncError, UsageError
     from pyrunc.state import Store
     fmt = opts["format"] or "table"
     if fmt not in ("table", "json"):
         raise UsageError("invalid format option: %s" % fmt)
     store = Store(ctx.root)
+    if ctx.root_given and not os.path.isdir(store.root):
+        # the default root may not exist yet (nothing created); a root the
+        # caller named must (runc)
+        raise PyruncError("open %s: no such file or directory" % store.root)
     ids = store.ids()
     if opts["quiet"]:
         sys.stdout.write("".join(i + "\n" for i in ids))
