@@ -39,8 +39,8 @@ CASES = [
      'config.json: /ociVersion: "invalid" does not match'),
     (lambda c: c.__setitem__("ociVersion", "2.0.0"),
      'config.json: /ociVersion: "2.0.0" does not match'),
-    (lambda c: c["linux"]["namespaces"].append({"type": "pidd"}),
-     'config.json: /linux/namespaces/6/type: "pidd" is not one of'),
+    (lambda c: c["linux"]["namespaces"].insert(0, {"type": "pidd"}),
+     'config.json: /linux/namespaces/0/type: "pidd" is not one of'),
     (lambda c: c["process"].__setitem__("args", []),
      "config.json: /process/args: [] is too short"),
     (lambda c: c["mounts"][0].pop("destination"),
@@ -202,6 +202,9 @@ def test_spec_then_validate(tmp_path, base_rootfs):
     subprocess.run(PYRUNC + ["spec", "--bundle", str(b)], check=True)
     cfg = json.loads((b / "config.json").read_text())
     assert "inheritable" not in cfg["process"]["capabilities"]   # CVE-2022-29162
+    # a cgroup namespace only on a pure cgroup v2 host (runc's rule)
+    from pyrunc.linux import cgroups
+    assert ({"type": "cgroup"} in cfg["linux"]["namespaces"]) is (cgroups.detect() == "v2")
     r = subprocess.run(PYRUNC + ["validate"], cwd=b, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     # spec refuses to overwrite

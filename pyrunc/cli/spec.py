@@ -50,11 +50,16 @@ def default_spec(rootless=False):
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "namespaces": [{"type": t} for t in
-                           ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+                           ("pid", "network", "ipc", "uts", "mount")],
             "maskedPaths": MASKED,
             "readonlyPaths": READONLY,
         },
     }
+    from pyrunc.linux import cgroups
+    if cgroups.detect() == "v2":
+        # a private cgroup namespace only where the container's cgroup is a
+        # whole tree of its own (runc's rule)
+        spec["linux"]["namespaces"].append({"type": "cgroup"})
     if rootless:
         import os
         lx = spec["linux"]
