@@ -319,3 +319,23 @@ def test_home_from_the_images_passwd(rt, make_bundle, env, uid, want):
     assert rt.ok("exec", "--user", "%d:0" % uid, cid, "sh", "-c", 'echo "$HOME"'
                  ).stdout.strip() == ("/" if uid else want)
     rt.ok("delete", "--force", cid)
+
+
+def test_config_forms_runtime_spec_accepts(rt, make_bundle):
+    """What runtime-spec's schema (and runc) accept: no process.user (uid and
+    gid 0), a user without gid, a namespace with an empty path (a new one),
+    timeOffsets null."""
+    def edit(c):
+        c["process"].pop("user")
+        c["linux"]["namespaces"].append({"type": "uts", "path": ""}) if not any(
+            n["type"] == "uts" for n in c["linux"]["namespaces"]) else None
+        for n in c["linux"]["namespaces"]:
+            if n["type"] == "ipc":
+                n["path"] = ""
+        c["linux"]["timeOffsets"] = None
+    b = make_bundle(["sh", "-c", "id -u; id -g; readlink /proc/self/ns/ipc"], edit)
+    out = rt.ok("run", "--bundle", b, unique_id()).stdout.split()
+    assert out[:2] == ["0", "0"]
+    assert out[2] != os.readlink("/proc/self/ns/ipc")      # a new ipc namespace
+    b = make_bundle(["id", "-g"], lambda c: c["process"]["user"].pop("gid"))
+    assert rt.ok("run", "--bundle", b, unique_id()).stdout.strip() == "0"

@@ -411,7 +411,9 @@ def test_exec_process_schema_via_ref():
     proc = {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/"}
     assert errors(PROCESS_V, proc) == []
     assert errors(PROCESS_V, FULL_PROCESS) == []
-    assert errors(PROCESS_V, {"args": ["sh"], "cwd": "/"})  # no user
+    # runtime-spec's schema requires neither user nor its uid/gid (0 each)
+    assert errors(PROCESS_V, {"args": ["sh"], "cwd": "/"}) == []
+    assert errors(PROCESS_V, {"args": ["sh"], "cwd": "/", "user": {}}) == []
     assert errors(PROCESS_V, {"args": ["sh"], "user": {"uid": 0, "gid": 0}})  # no cwd
 
 
@@ -469,15 +471,12 @@ NEGATIVE = {
     # process
     "process.cwd missing": _del(["process", "cwd"]),
     "process.cwd relative": _set(["process", "cwd"], "work"),
-    "process.user missing": _del(["process", "user"]),
     "process.args empty": _set(["process", "args"], []),
     "process.args not array": _set(["process", "args"], "sh -c true"),
     "process.env item not string": _set(["process", "env"], [{"A": "1"}]),
     "process.terminal not bool": _set(["process", "terminal"], 1),
     "consoleSize width missing": _del(["process", "consoleSize", "width"]),
     "consoleSize negative": _set(["process", "consoleSize", "height"], -1),
-    "user.uid missing": _del(["process", "user", "uid"]),
-    "user.gid missing": _del(["process", "user", "gid"]),
     "user.uid negative": _set(["process", "user", "uid"], -1),
     "user.uid too big": _set(["process", "user", "uid"], 4294967296),
     "user.uid string": _set(["process", "user", "uid"], "0"),
