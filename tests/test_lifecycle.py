@@ -339,3 +339,14 @@ def test_config_forms_runtime_spec_accepts(rt, make_bundle):
     assert out[2] != os.readlink("/proc/self/ns/ipc")      # a new ipc namespace
     b = make_bundle(["id", "-g"], lambda c: c["process"]["user"].pop("gid"))
     assert rt.ok("run", "--bundle", b, unique_id()).stdout.strip() == "0"
+
+
+def test_a_call_the_kernel_lacks_is_one_line_naming_it_and_its_version():
+    from pyrunc.errors import PyruncError
+    from pyrunc.linux.sys import real
+    sysc = real()
+    sysc._ffi.errno = 38                    # ENOSYS, as an older kernel answers
+    with pytest.raises(PyruncError) as e:
+        sysc._check(-1, "mount_setattr")
+    assert str(e.value) == ("mount_setattr: not implemented by this kernel (Linux %s; "
+                            "the call needs Linux 5.12)" % os.uname().release)

@@ -87,9 +87,17 @@ F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 CLOSE_RANGE_CLOEXEC = 4
 
 
-# The oldest kernel pyrunc runs on (README: "Kernels"). Features newer than
-# it are probed where they are used, each with its fallback beside it.
-MIN_KERNEL = "5.10"
+# The kernel pyrunc needs (README: "Kernels"). Where a call is newer than a
+# kernel a caller may run, its use has a fallback beside it (close_range's
+# CLOSE_RANGE_CLOEXEC); for the rest an ENOSYS names the call and the
+# version that brought it.
+MIN_KERNEL = "5.12"
+SINCE = {
+    "open_tree": "5.2", "move_mount": "5.2", "fsopen": "5.2", "fsconfig": "5.2",
+    "fsmount": "5.2", "pidfd_open": "5.3", "openat2": "5.6", "close_range": "5.9",
+    "mount_setattr": "5.12", "memfd_create": "3.17", "setns": "3.0",
+    "set_mempolicy": "2.6.7", "sched_setattr": "3.14", "TIOCGPTPEER": "4.13",
+}
 
 
 class Syscalls:
@@ -105,9 +113,9 @@ class Syscalls:
             e = self._ffi.errno
             if e == 38:         # ENOSYS: the kernel is older than the call
                 from pyrunc.errors import PyruncError
-                raise PyruncError("%s: not implemented by this kernel (Linux %s); pyrunc "
-                                  "needs Linux %s or newer" % (what, os.uname().release,
-                                                               MIN_KERNEL))
+                raise PyruncError("%s: not implemented by this kernel (Linux %s; the call "
+                                  "needs Linux %s)" % (what, os.uname().release,
+                                                       SINCE.get(what, MIN_KERNEL)))
             raise OSError(e, "%s: %s" % (what, os.strerror(e)), path)
         return r
 
