@@ -210,7 +210,7 @@ def test_ebpf_device_rules(rt, make_bundle):
     def dev(c):
         c["linux"]["resources"]["devices"] = [
             {"allow": False, "access": "rwm"},
-            {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rw"}]
+            {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"}]
         c["process"]["capabilities"]["bounding"].append("CAP_MKNOD")
         c["process"]["capabilities"]["effective"].append("CAP_MKNOD")
         c["process"]["capabilities"]["permitted"].append("CAP_MKNOD")
@@ -232,13 +232,17 @@ def test_nested_and_relative_paths(rt, make_bundle, path):
             c["linux"]["cgroupsPath"] = "%s-rel/%s" % (CGROUP_PARENT, unique_id())
         else:
             c["linux"]["cgroupsPath"] = "/%s/%s/%s" % (CGROUP_PARENT, path, unique_id())
-        c["linux"]["resources"] = {"pids": {"limit": 20}}
+        # (relative: below pytest's own cgroup, where a service manager may
+        # not have delegated the pids controller; only the placement counts)
+        c["linux"]["resources"] = {} if path == "relative" else {"pids": {"limit": 20}}
     b = make_bundle(["sh", "-c", "cat /proc/self/cgroup"], edit)
     cfg = json.loads((b / "config.json").read_text())["linux"]["cgroupsPath"]
     want = cfg if cfg.startswith("/") else os.path.normpath(own.rstrip("/") + "/" + cfg)
     cid = unique_id()
     rt.ok("create", "--bundle", b, cid)
-    assert open(CG + want + "/pids.max").read().strip() == "20"
+    assert str(rt.state(cid)["pid"]) in open(CG + want + "/cgroup.procs").read().split()
+    if path != "relative":
+        assert open(CG + want + "/pids.max").read().strip() == "20"
     rt.ok("delete", "--force", cid)
     assert not os.path.exists(CG + want)
     if path == "relative":

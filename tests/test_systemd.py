@@ -97,8 +97,13 @@ def test_nested_slice_exec_pause_and_kill(rt, make_bundle):
     assert r.returncode == 0, r.stderr
     d = CG + "/pyrunc.slice/pyrunc-test.slice/pyrunc-%s.scope" % name
     assert os.path.isdir(d)
-    r = sd(rt, "exec", cid, "cat", "/proc/self/cgroup")
-    assert r.returncode == 0 and r.stdout.strip().endswith("pyrunc-%s.scope" % name), r
+    # an exec'd process joins the scope (seen from the host: inside, its
+    # cgroup namespace shows "/")
+    pidfile = b / "exec.pid"
+    r = sd(rt, "exec", "--detach", "--pid-file", pidfile, cid, "probe", "sleep", "30")
+    assert r.returncode == 0, r.stderr
+    epid = int(pidfile.read_text())
+    assert open("/proc/%d/cgroup" % epid).read().strip().endswith("pyrunc-%s.scope" % name)
     assert sd(rt, "pause", cid).returncode == 0
     assert rt.state(cid)["status"] == "paused"
     assert sd(rt, "resume", cid).returncode == 0

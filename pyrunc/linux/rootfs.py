@@ -51,8 +51,10 @@ def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None, before_c
 def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
     rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     for m in config.mounts:
-        if m.type == "cgroup" and before_cgroup is not None:
-            before_cgroup()     # a cgroup mount shows the cgroup we are in
+        if m.type in ("cgroup", "cgroup2") and before_cgroup is not None:
+            # a cgroup mount shows the cgroup (namespace) we are in: only
+            # once in the container's own (else: the host's whole tree)
+            before_cgroup()
         try:
             mounts.mount_one(sysc, rootfd, m, label)
         except OSError as e:

@@ -18,6 +18,10 @@ that environment then runs with these functions replaced (secutil.weak_env):
               namespaces (the second barrier behind the cwd check).
   dumpable    Syscalls.prctl(PR_SET_DUMPABLE, 0) does nothing: pyrunc's
               processes in container namespaces stay dumpable (CVE-2016-9962).
+  cgroupmount the container's cgroup filesystems are mounted before its init
+              is in its cgroup and cgroup namespace (rootfs.prepare gets no
+              before_cgroup step): a cgroup2 mount is then the host's whole
+              tree (CVE-2022-0492's precondition).
   pidfork     a python process of pyrunc enters the container's pid
               namespace before the init helper runs (exec, and create
               joining a pid namespace), and stays there for the few
@@ -98,6 +102,15 @@ def _weaken():
     if "execfds" in _W:
         from pyrunc.lifecycle import exec as lexec
         lexec._close_stray_fds = lambda prep, sock, rep_w: None
+
+    if "cgroupmount" in _W:
+        from pyrunc.linux import rootfs as lrootfs
+        orig_prepare = lrootfs.prepare
+
+        def prepare(sysc, config, rootfs, in_userns, mount_label=None, before_cgroup=None):
+            return orig_prepare(sysc, config, rootfs, in_userns, mount_label, None)
+
+        lrootfs.prepare = prepare
 
     if "pidfork" in _W:
         from pyrunc.lifecycle import init
