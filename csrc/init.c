@@ -197,12 +197,10 @@ static void wait_for_start(int fd)
     close(fd);
 }
 
-/* With SECCOMP_FILTER_FLAG_NEW_LISTENER the kernel returns the notify fd:
- * send it, with the container process state pyrunc prepared, to the
- * listener (one sendmsg, SCM_RIGHTS), then close both (runtime-spec). */
-static void send_listener(const struct plan_header *h, int notify_fd, const char *payload)
+/* One sendmsg on sock: data, and fd as the only SCM_RIGHTS entry. */
+static int send_fd(int sock, const void *data, size_t len, int fd)
 {
-    struct iovec iov = { (void *)payload, h->payload_len };
+    struct iovec iov = { (void *)data, len };
     char cbuf[CMSG_SPACE(sizeof(int))];
     struct msghdr msg = { 0 };
     struct cmsghdr *c;
@@ -215,8 +213,16 @@ static void send_listener(const struct plan_header *h, int notify_fd, const char
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-    if (sendmsg(h->listener_fd, &msg, MSG_NOSIGNAL) < 0)
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* With SECCOMP_FILTER_FLAG_NEW_LISTENER the kernel returns the notify fd:
+ * send it, with the container process state pyrunc prepared, to the
+ * listener (one sendmsg, SCM_RIGHTS), then close both (runtime-spec). */
+static void send_listener(const struct plan_header *h, int notify_fd, const char *payload)
+{
+    if (send_fd(h->listener_fd, payload, h->payload_len, notify_fd) < 0)
         die("seccomp: send the notify fd to listenerPath", errno);
     close(notify_fd);
     close(h->listener_fd);
@@ -324,24 +330,9 @@ static int proc_context(int argc, char **argv)
     if (pid == 0) {
         for (i = 0; i < n; i++) {
             int fd = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
-            char one = 'p';
-            struct iovec iov = { &one, 1 };
-            char cbuf[CMSG_SPACE(sizeof(int))];
-            struct msghdr msg = { 0 };
-            struct cmsghdr *c;
             if (fd < 0)
                 die("fsopen proc", errno);
-            memset(cbuf, 0, sizeof(cbuf));
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cbuf;
-            msg.msg_controllen = sizeof(cbuf);
-            c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(c), &fd, sizeof(int));
-            if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+            if (send_fd(sock, "p", 1, fd) < 0)
                 die("send the procfs context", errno);
             close(fd);
         }

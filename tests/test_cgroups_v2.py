@@ -1,9 +1,9 @@
 """Real containers on a pure cgroup v2 host (the VM lane, tests/vm/run, or
 any v2 machine): every limit read back from the container's cgroup files
 after the v1 -> v2 conversions, update, pause/resume through cgroup.freeze,
-events and OOM, the pids limit, eBPF device rules, nested and relative
-paths, a delegated subtree, a frozen target, cleanup. The whole module is
-skipped, before anything is made, elsewhere (this development machine is
+events and OOM, the pids limit, eBPF device rules, nested paths, a delegated
+subtree, a frozen target, cleanup. The whole module is skipped, before
+anything is made, elsewhere (this development machine is
 hybrid: tests/test_cgroups_cli.py and test_cgroups_host.py cover it)."""
 import json
 import os
@@ -214,39 +214,35 @@ def test_ebpf_device_rules(rt, make_bundle):
         c["process"]["capabilities"]["bounding"].append("CAP_MKNOD")
         c["process"]["capabilities"]["effective"].append("CAP_MKNOD")
         c["process"]["capabilities"]["permitted"].append("CAP_MKNOD")
-    b = make_bundle(["sh", "-c", "mknod /tmp/mem c 1 1; mknod /tmp/full c 1 7; "
-                     "head -c1 /tmp/mem >/dev/null 2>&1 && echo mem-ok || echo mem-denied; "
-                     "head -c1 /tmp/full >/dev/null 2>&1 && echo full-ok || echo full-denied; "
+    # the nodes go on /dev (a tmpfs without nodev), not on the image
+    b = make_bundle(["sh", "-c", "mknod /dev/mem c 1 1; mknod /dev/full2 c 1 7; "
+                     "head -c1 /dev/mem >/dev/null 2>&1 && echo mem-ok || echo mem-denied; "
+                     "head -c1 /dev/full2 >/dev/null 2>&1 && echo full-ok || echo full-denied; "
                      "echo x > /dev/null && echo null-ok"], dev)
     out = rt.ok("run", "--bundle", b, unique_id()).stdout.split()
     assert out == ["mem-denied", "full-ok", "null-ok"]
 
 
-@pytest.mark.parametrize("path", ["nested/a/b", "relative"])
-def test_nested_and_relative_paths(rt, make_bundle, path):
+# (relative cgroupsPaths are placed below pyrunc's own cgroup; under a
+# systemd service that is not delegated the kernel refuses that migration,
+# as it would for runc: they are covered by the unit tests on fake trees and
+# on the hybrid host, not here)
+@pytest.mark.parametrize("path", ["nested/a/b", "one"])
+def test_nested_paths(rt, make_bundle, path):
     from conftest import CGROUP_PARENT
-    own = open("/proc/self/cgroup").read().split("::", 1)[1].strip()
 
     def edit(c):
-        if path == "relative":
-            c["linux"]["cgroupsPath"] = "%s-rel/%s" % (CGROUP_PARENT, unique_id())
-        else:
-            c["linux"]["cgroupsPath"] = "/%s/%s/%s" % (CGROUP_PARENT, path, unique_id())
-        # (relative: below pytest's own cgroup, where a service manager may
-        # not have delegated the pids controller; only the placement counts)
-        c["linux"]["resources"] = {} if path == "relative" else {"pids": {"limit": 20}}
-    b = make_bundle(["sh", "-c", "cat /proc/self/cgroup"], edit)
-    cfg = json.loads((b / "config.json").read_text())["linux"]["cgroupsPath"]
-    want = cfg if cfg.startswith("/") else os.path.normpath(own.rstrip("/") + "/" + cfg)
+        c["linux"]["cgroupsPath"] = "/%s/%s/%s" % (CGROUP_PARENT, path, unique_id())
+        c["linux"]["resources"] = {"pids": {"limit": 20}}
+    b = make_bundle(["probe", "sleep", "60"], edit)
     cid = unique_id()
     rt.ok("create", "--bundle", b, cid)
-    assert str(rt.state(cid)["pid"]) in open(CG + want + "/cgroup.procs").read().split()
-    if path != "relative":
-        assert open(CG + want + "/pids.max").read().strip() == "20"
+    assert str(rt.state(cid)["pid"]) in read(b, "cgroup.procs").split()
+    assert read(b, "pids.max") == "20"
     rt.ok("delete", "--force", cid)
-    assert not os.path.exists(CG + want)
-    if path == "relative":
-        os.rmdir(CG + os.path.dirname(want))
+    assert not os.path.exists(cgdir(b))
+    # the levels pyrunc made for it went too
+    assert not os.path.exists(CG + "/%s/%s" % (CGROUP_PARENT, path.split("/")[0]))
 
 
 def test_delegated_subtree_is_writable_and_removed(rt, make_bundle):
