@@ -469,6 +469,16 @@ def test_memory_policy(rt, make_bundle):
         c["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "63"}
     r = rt.cmd("run", "--bundle", make_bundle(["true"], bad), unique_id())
     assert r.returncode == 1 and "memoryPolicy" in r.stderr
+    # a range no machine has is a config error before anything is made, not
+    # a MemoryError (runc's suite: "0-9876543210")
+    for nodes in ("0-9876543210", "5-2"):
+        def huge(c, nodes=nodes):
+            c["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": nodes}
+        r = rt.cmd("run", "--bundle", make_bundle(["true"], huge), unique_id(), timeout=20)
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.strip() == ("pyrunc: run: config.json: /linux/memoryPolicy/nodes: %r "
+                                    "is not a list of NUMA nodes below 1024" % nodes)
+        assert rt.ids() == []
 
 
 def test_unsupported_features_are_errors(rt, make_bundle):

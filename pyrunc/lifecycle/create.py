@@ -102,6 +102,9 @@ def check_config(config, warn=log.warn):
         if proc and proc.oom_score_adj is not None and not -1000 <= proc.oom_score_adj <= 1000:
             raise ConfigError("config.json: /process/oomScoreAdj: %d is out of range "
                               "-1000..1000" % proc.oom_score_adj)
+        if lx is not None:
+            from pyrunc.linux.process import check_memory_policy
+            check_memory_policy(lx.memory_policy)
         from pyrunc.linux import lsm
         p.apparmor, p.selinux, p.mount_label = lsm.check(proc, lx, warn)
         p.seccomp = None

@@ -271,16 +271,37 @@ MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14
               "MPOL_F_STATIC_NODES": 1 << 15}
 
 
-def parse_cpu_list(text):
-    """"0-3,7" -> [0, 1, 2, 3, 7]"""
+def parse_cpu_list(text, limit=1 << 16):
+    """"0-3,7" -> [0, 1, 2, 3, 7]; ValueError past `limit` (no kernel has
+    that many CPUs or NUMA nodes, and "0-9876543210" must not exhaust
+    memory)."""
     out = []
     for part in (text or "").split(","):
         part = part.strip()
         if not part:
             continue
         lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
+        lo, hi = int(lo), int(hi or lo)
+        if lo < 0 or hi < lo or hi >= limit:
+            raise ValueError(part)
+        out.extend(range(lo, hi + 1))
     return out
+
+
+# MAX_NUMNODES of the largest configurations (1 << CONFIG_NODES_SHIFT, 10)
+MAX_NODES = 1024
+
+
+def check_memory_policy(mp):
+    """Before anything is made: a bad node list is a config error."""
+    from pyrunc.errors import ConfigError
+    if mp is None or not mp.nodes:
+        return
+    try:
+        parse_cpu_list(mp.nodes, MAX_NODES)
+    except ValueError:
+        raise ConfigError("config.json: /linux/memoryPolicy/nodes: %r is not a list of "
+                          "NUMA nodes below %d" % (mp.nodes, MAX_NODES)) from None
 
 
 def apply_memory_policy(sysc, mp):
@@ -295,7 +316,7 @@ def apply_memory_policy(sysc, mp):
             raise PyruncError("memoryPolicy: unknown flag %r" % f)
         mode |= MPOL_FLAGS[f]
     try:
-        nodes = parse_cpu_list(mp.nodes)
+        nodes = parse_cpu_list(mp.nodes, MAX_NODES)
     except ValueError:
         raise PyruncError("memoryPolicy: bad nodes %r" % mp.nodes) from None
     try:
