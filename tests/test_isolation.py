@@ -385,6 +385,31 @@ def test_no_pivot_and_tmpcopyup(rt, make_bundle):
     assert not (b / "rootfs" / "etc" / "new").exists()
 
 
+def test_tmpfs_modes(rt, make_bundle):
+    """A tmpfs without mode= keeps the mode of the directory it covers (runc);
+    tmpcopyup copies every mode as it is, whatever pyrunc's umask."""
+    def edit(c):
+        c["mounts"] += [
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": []},
+            {"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+             "options": ["tmpcopyup"]}]
+    b = make_bundle(["sh", "-c", "stat -c %a /scratch /data /data/sub /data/sub/f"], edit)
+    r = b / "rootfs"
+    os.mkdir(r / "scratch")
+    os.chmod(r / "scratch", 0o750)
+    os.makedirs(r / "data" / "sub")
+    os.chmod(r / "data", 0o751)
+    os.chmod(r / "data" / "sub", 0o777)
+    (r / "data" / "sub" / "f").write_text("x")
+    os.chmod(r / "data" / "sub" / "f", 0o666)
+    old = os.umask(0o077)
+    try:
+        out = rt.ok("run", "--bundle", b, unique_id()).stdout.split()
+    finally:
+        os.umask(old)
+    assert out == ["750", "751", "777", "666"]
+
+
 def test_personality_and_scheduler(rt, make_bundle):
     def edit(c):
         c["linux"]["personality"] = {"domain": "LINUX32"}

@@ -220,7 +220,19 @@ def mount_one(sysc, rootfd, m, mount_label=None):
             os.close(target)
             raise PyruncError('filesystem "%s" must be mounted on ordinary directory' % fstype)
     else:
+        existed = None
+        if fstype == "tmpfs" and not any(d.startswith("mode=") for d in o.data):
+            try:
+                fd = paths.open_in_root(sysc, rootfd, dest)
+                existed = stat.S_IMODE(os.fstat(fd).st_mode)
+                os.close(fd)
+            except OSError:
+                pass
         target = paths.mkdir_all(sysc, rootfd, dest)
+        if existed is not None:
+            # a tmpfs without mode= keeps the mode of the directory it hides
+            # (e.g. /tmp stays 1777), as runc does
+            o.data.append("mode=%o" % existed)
     try:
         copy_from = None
         if o.tmpcopyup:
@@ -243,6 +255,9 @@ def mount_one(sysc, rootfd, m, mount_label=None):
                                            | os.O_CLOEXEC)
                 try:
                     copy_tree(copy_from, newfd)
+                    st0 = os.fstat(copy_from)
+                    os.fchown(newfd, st0.st_uid, st0.st_gid)
+                    os.fchmod(newfd, stat.S_IMODE(st0.st_mode))
                 finally:
                     os.close(newfd)
             finally:
@@ -269,7 +284,7 @@ def copy_tree(src_fd, dst_fd):
         name = entry.name
         st = entry.stat(follow_symlinks=False)
         if stat.S_ISDIR(st.st_mode):
-            os.mkdir(name, stat.S_IMODE(st.st_mode), dir_fd=dst_fd)
+            os.mkdir(name, 0o700, dir_fd=dst_fd)
             s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                         dir_fd=src_fd)
             d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
@@ -294,3 +309,7 @@ def copy_tree(src_fd, dst_fd):
         else:
             continue
         os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode):
+            # the source's mode whatever our umask (and after chown, which
+            # may clear set-id bits)
+            os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dst_fd)
