@@ -261,6 +261,12 @@ def test_exec_tty_in_the_foreground(rt, make_bundle):
     assert "\r" not in p.stdout, repr(p.stdout)
     r = rt.cmd("exec", "-t", "-d", cid, "true")
     assert r.returncode == 255 and "console socket" in r.stderr
+    # the terminal belongs to the process's user (runc)
+    p = subprocess.run(PYRUNC + ["--root", rt.root, "exec", "-t", "--user", "1234:1234", cid,
+                                 "sh", "-c", "stat -c '%u %g' $(tty)"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["1234", "5"], p.stdout
     rt.ok("delete", "--force", cid)
 
 

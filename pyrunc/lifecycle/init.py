@@ -203,7 +203,7 @@ def process_plan(sysc, proc, prep, personality, procfs, make_console=True, fork=
         if proc.terminal:
             from pyrunc.linux import console
             console.setup(sysc, prep.console, proc.console_size, make_console,
-                          ctty=not fork)
+                          ctty=not fork, uid=proc.user.uid)
         lproc.apply_attributes(sysc, proc, personality, procfs)
         if getattr(prep, "apparmor", None) or getattr(prep, "selinux", None):
             from pyrunc.linux import lsm

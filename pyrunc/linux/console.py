@@ -38,7 +38,7 @@ def open_pty(sysc):
     return master, peer, "/dev/pts/%d" % n
 
 
-def setup(sysc, sock_fd, console_size, make_console=True, ctty=True):
+def setup(sysc, sock_fd, console_size, make_console=True, ctty=True, uid=None):
     """In the container's init, after pivot_root. Returns nothing; fds 0-2
     are the pty peer afterwards. ctty=False: the init helper's forked child
     makes it its controlling terminal (F_NEW_SESSION), not this process."""
@@ -80,6 +80,10 @@ def setup(sysc, sock_fd, console_size, make_console=True, ctty=True):
             sock.close()
     finally:
         os.close(master)
+    if uid is not None:
+        # the terminal belongs to the process's user (the group stays the
+        # devpts gid=, tty), as runc does
+        os.fchown(peer, uid, -1)
     if ctty:
         fcntl.ioctl(peer, TIOCSCTTY, 0)
     for i in (0, 1, 2):
