@@ -120,3 +120,16 @@ def test_create_killed_at_random_moments(rt, make_bundle):
         p.wait()
         rt.ok("delete", "--force", cid)
         assert_clean(rt, b, cid)
+
+
+def test_an_init_that_fails_early_reports_its_own_error(rt, make_bundle):
+    """The init fails its set-up before pyrunc moves it into its cgroup:
+    the error is the init's (the bad mount), not the ESRCH of the move."""
+    b = make_bundle(["true"], lambda c: c["mounts"].insert(
+        0, {"destination": "/x", "type": "nosuchfs", "source": "none"}))
+    env = dict(os.environ, PYRUNC_TEST_SLEEP_AT="create-init-forked:0.5")
+    r = rt.cmd("run", "--bundle", b, unique_id(), env=env)
+    assert r.returncode == 1
+    assert "mount /x (type nosuchfs)" in r.stderr and "no such process" not in r.stderr, \
+        r.stderr
+    assert rt.ids() == []

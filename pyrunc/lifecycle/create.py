@@ -263,7 +263,12 @@ def _drive(ps, c1, c, config, mgr):
                 # mounts a cgroup filesystem.
                 fault_point("create-init-forked")
                 if mgr is not None:
-                    mgr.add_pid(init_pid)
+                    try:
+                        mgr.add_pid(init_pid)
+                    except PyruncError as e:
+                        # an init that failed early is gone (ESRCH): its own
+                        # error, queued on the socket, says why
+                        raise PyruncError(_queued_error(ps) or str(e)) from None
                 fault_point("create-init-in-cgroup")
                 send_to_child(ps, b"C %d" % init_pid)     # the init learns its host pid
             elif kind == b"H":
@@ -297,6 +302,22 @@ def _drive(ps, c1, c, config, mgr):
     if st is None or st[0] in ("Z", "X"):
         raise PyruncError("container init exited unexpectedly")
     return init_pid
+
+
+def _queued_error(ps):
+    """The "E <text>" a child sent before it exited, if any (waits briefly)."""
+    ps.settimeout(1.0)
+    try:
+        while True:
+            msg = ps.recv(65536)
+            if not msg:
+                return None
+            if msg.startswith(b"E "):
+                return msg[2:].decode(errors="replace")
+    except OSError:         # the timeout included: the child is still alive
+        return None
+    finally:
+        ps.settimeout(None)
 
 
 def _runtime_hooks(c, config, init_pid):
