@@ -235,6 +235,13 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         raise
     finally:
         prep.close()
+        import sys
+        pf = sys.modules.get("pyrunc.linux.procfs")
+        if pf is not None:
+            # a joined pid namespace's procfs handle and contexts were among
+            # prep's fds: nothing in this process may use them again
+            pf.preopened = None
+            pf.contexts = []
 
 
 def _drive(ps, c1, c, config, mgr):
