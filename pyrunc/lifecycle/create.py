@@ -179,6 +179,7 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         if pid_fd(prep.ns) >= 0:
             # see pyrunc/linux/procfs.py
             from pyrunc.linux import procfs
+            prep.joined_procfs = True
             procfs.preopened = procfs.Procfs.open(sysc)
             prep.keep(procfs.preopened.fd)
             n = sum(1 for m in config.mounts if m.type == "proc")
@@ -235,13 +236,12 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         raise
     finally:
         prep.close()
-        import sys
-        pf = sys.modules.get("pyrunc.linux.procfs")
-        if pf is not None:
-            # a joined pid namespace's procfs handle and contexts were among
-            # prep's fds: nothing in this process may use them again
-            pf.preopened = None
-            pf.contexts = []
+        if getattr(prep, "joined_procfs", False):
+            # the joined pid namespace's procfs handle and contexts were
+            # among prep's fds: nothing in this process may use them again
+            from pyrunc.linux import procfs
+            procfs.preopened = None
+            procfs.contexts = []
 
 
 def _drive(ps, c1, c, config, mgr):

@@ -40,27 +40,19 @@ def kill(ctx, cid, sig, all_=False):
     store = Store(ctx.root)
     c = store.load(cid)
     status = c.status()
+    running = status in ("created", "running", "paused")
+    if not running and not (all_ and status == "stopped"):
+        raise PyruncError("container not running")
     # Without a pid namespace of its own, the container's processes do not
     # die with its init: SIGKILL goes to every process of its cgroup (runc).
-    if sig == 9 and "pid" not in c.data.get("namespaces", ["pid"]):
-        all_ = True
-    if status not in ("created", "running", "paused"):
-        if all_ and status == "stopped":
-            # what is left in the cgroup (runc: --all succeeds here)
-            mgr = cgroup_manager(c)
-            if mgr is not None:
-                mgr.kill_all(sig)
-            return
-        raise PyruncError("container not running")
-    if all_:
+    mgr = None
+    if all_ or (sig == 9 and "pid" not in c.data.get("namespaces", ["pid"])):
         mgr = cgroup_manager(c)
         if mgr is not None:
-            mgr.kill_all(sig)
-            if status != "stopped":
-                # the init too, even where the cgroup could not be read
-                try:
-                    signal_init(c, sig)
-                except PyruncError:
-                    pass
-            return
-    signal_init(c, sig)
+            mgr.kill_all(sig)       # (--all on a stopped container: what is left)
+    if running:
+        try:
+            signal_init(c, sig)
+        except PyruncError:
+            if mgr is None:
+                raise               # (else the cgroup's kill got it already)
