@@ -137,7 +137,16 @@ def test_join_pid_namespace_by_path(rt, make_bundle, traversable, userns):
         rt.ok("delete", "--force", hid)
 
 
-def test_mounts_in_order_with_options(rt, make_bundle, tmp_path):
+@pytest.fixture(params=["mount_setattr", "remount"])
+def mount_api(request, monkeypatch):
+    """Each mount test twice: with mount_setattr (Linux >= 5.12) and with the
+    fallback older kernels get (MS_REMOUNT|MS_BIND after attaching)."""
+    if request.param == "remount":
+        monkeypatch.setenv("PYRUNC_TEST_LACKS", "mount_setattr")
+    return request.param
+
+
+def test_mounts_in_order_with_options(rt, make_bundle, tmp_path, mount_api):
     host = tmp_path / "data"
     host.mkdir()
     (host / "f").write_text("hello\n")
@@ -245,7 +254,7 @@ def test_sysctl(rt, make_bundle):
     assert r.returncode == 1 and "not namespaced" in r.stderr
 
 
-def test_readonly_root_and_propagation(rt, make_bundle):
+def test_readonly_root_and_propagation(rt, make_bundle, mount_api):
     def edit(c):
         c["root"]["readonly"] = True
         c["linux"]["rootfsPropagation"] = "shared"
@@ -254,6 +263,42 @@ def test_readonly_root_and_propagation(rt, make_bundle):
     out = run_out(rt, b).splitlines()
     assert out[0] == "ro"
     assert "shared:" in out[1]
+
+
+def test_recursive_attributes_reach_every_submount(rt, make_bundle, tmp_path, mount_api):
+    """rro/rnosuid on an rbind apply to the mounts below the source too, on
+    5.10 as well (each submount remounted); readonlyPaths are recursive;
+    masked dirs are read-only tmpfs; a file bind mount gets its ro."""
+    host = tmp_path / "tree"
+    (host / "inner").mkdir(parents=True)
+    (tmp_path / "file").write_text("f\n")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(host / "inner")],
+                   check=True)
+    try:
+        def edit(c):
+            c["mounts"] += [
+                {"destination": "/tree", "type": "bind", "source": str(host),
+                 "options": ["rbind", "rro", "rnosuid"]},
+                {"destination": "/file", "type": "bind", "source": str(tmp_path / "file"),
+                 "options": ["bind", "ro", "noexec"]},
+            ]
+            c["linux"]["readonlyPaths"] = ["/proc/sys"]
+            c["linux"]["maskedPaths"] = ["/proc/scsi", "/proc/acpi", "/proc/kcore"]
+        b = make_bundle(["sh", "-c",
+                         "for p in /tree /tree/inner /file /proc/sys /proc/sys/fs/binfmt_misc; do "
+                         "awk -v p=$p '$5 == p {print p, $6}' /proc/self/mountinfo | tail -1; done; "
+                         "touch /tree/inner/x 2>/dev/null && echo writable || echo readonly"], edit)
+        out = run_out(rt, b).splitlines()
+    finally:
+        subprocess.run(["umount", "-l", str(host / "inner")])
+    got = dict(l.split() for l in out[:-1])
+    assert set(got["/tree"].split(",")) >= {"ro", "nosuid"}
+    assert set(got["/tree/inner"].split(",")) >= {"ro", "nosuid"}
+    assert set(got["/file"].split(",")) >= {"ro", "noexec"}
+    assert "ro" in got["/proc/sys"].split(",")
+    if "/proc/sys/fs/binfmt_misc" in got:       # where the host has it mounted
+        assert "ro" in got["/proc/sys/fs/binfmt_misc"].split(",")
+    assert out[-1] == "readonly"
 
 
 def test_process_user_cwd_env_umask(rt, make_bundle):

@@ -76,14 +76,15 @@ def mount_cgroup(sysc, target, o):
                         path = own.get(key.replace("name=", "name="), "/")
                     tree = mounts.bind_tree(sysc, mp + path, False)
                     try:
-                        sysc.mount_setattr(tree, "", S.AT_EMPTY_PATH, attrs, 0)
-                        mounts._attach(sysc, tree, sub)
+                        o = mounts.Options()
+                        o.attr_set = attrs
+                        mounts.attach(sysc, tree, sub, o)
                     finally:
                         os.close(tree)
             finally:
                 os.close(sub)
         if ro:
-            sysc.mount_setattr(root, "", S.AT_EMPTY_PATH, S.MOUNT_ATTR_RDONLY, 0)
+            mounts.set_attrs(sysc, root, S.MOUNT_ATTR_RDONLY, 0)
     finally:
         os.close(root)
 

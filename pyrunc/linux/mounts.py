@@ -7,6 +7,7 @@ rootfs. Any other filesystem is fsopen/fsconfig/fsmount + move_mount.
 No mount ever re-resolves a destination string.
 """
 import os
+import re
 import stat
 
 from pyrunc.errors import PyruncError
@@ -105,21 +106,158 @@ def parse_options(options):
 
 
 def _set_attrs(sysc, fd, o):
+    """o's attributes on the mount tree at fd: while it is detached where the
+    kernel has mount_setattr, else (Linux < 5.12) once it is attached."""
     if o.attr_set or o.attr_clr:
-        sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH, o.attr_set, o.attr_clr)
+        set_attrs(sysc, fd, o.attr_set, o.attr_clr)
     if o.rattr_set or o.rattr_clr:
-        sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE, o.rattr_set, o.rattr_clr)
+        set_attrs(sysc, fd, o.rattr_set, o.rattr_clr, recursive=True)
+
+
+def set_attrs(sysc, fd, attr_set, attr_clr, recursive=False):
+    if sysc.has_mount_setattr():
+        sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if recursive else 0),
+                           attr_set, attr_clr)
+    else:
+        remount_attrs(sysc, fd, attr_set, attr_clr, recursive)
 
 
 def set_propagation(sysc, fd, propagation):
     for flag, rec in propagation:
-        sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if rec else 0),
-                           propagation=flag)
+        if sysc.has_mount_setattr():
+            sysc.mount_setattr(fd, "", S.AT_EMPTY_PATH | (S.AT_RECURSIVE if rec else 0),
+                               propagation=flag)
+        else:
+            _at_mount(sysc, fd, lambda target: sysc.mount(None, target, None,
+                                                         flag | (S.MS_REC if rec else 0)))
 
 
 def _attach(sysc, treefd, targetfd):
     sysc.move_mount(treefd, "", targetfd, "",
                     S.MOVE_MOUNT_F_EMPTY_PATH | S.MOVE_MOUNT_T_EMPTY_PATH)
+
+
+def attach(sysc, tree, target, o=None):
+    """Attach the detached tree at target with o's attributes: set before
+    the attach with mount_setattr, or after it by remounting (< 5.12)."""
+    early = sysc.has_mount_setattr()
+    if o is not None and early:
+        _set_attrs(sysc, tree, o)
+    _attach(sysc, tree, target)
+    if o is not None and not early:
+        _set_attrs(sysc, tree, o)
+
+
+# -- Linux < 5.12: mount attributes through mount(2) --------------------------
+# MS_REMOUNT|MS_BIND replaces a mount's per-mount flags (ro, nosuid, nodev,
+# noexec, atime group, nosymfollow) as a whole, so the new set is the
+# mount's current flags (statvfs) with the change applied; it only works on
+# an attached mount, and MS_REC means nothing to it, so a recursive change
+# remounts every mount of the tree (from mountinfo). fd is an fd of the
+# mount's root (an open_tree/fsmount fd keeps naming it once attached); the
+# remount goes through the cwd, so no /proc path is needed for the top one.
+_ST_TO_ATTR = ((1, S.MOUNT_ATTR_RDONLY), (2, S.MOUNT_ATTR_NOSUID), (4, S.MOUNT_ATTR_NODEV),
+               (8, S.MOUNT_ATTR_NOEXEC), (1024, S.MOUNT_ATTR_NOATIME),
+               (2048, S.MOUNT_ATTR_NODIRATIME), (8192, S.MOUNT_ATTR_NOSYMFOLLOW))
+_ATTR_TO_MS = ((S.MOUNT_ATTR_RDONLY, S.MS_RDONLY), (S.MOUNT_ATTR_NOSUID, S.MS_NOSUID),
+               (S.MOUNT_ATTR_NODEV, S.MS_NODEV), (S.MOUNT_ATTR_NOEXEC, S.MS_NOEXEC),
+               (S.MOUNT_ATTR_NODIRATIME, S.MS_NODIRATIME),
+               (S.MOUNT_ATTR_NOSYMFOLLOW, S.MS_NOSYMFOLLOW))
+ST_RELATIME = 4096
+
+
+def _current_attrs(fd):
+    f = os.fstatvfs(fd).f_flag
+    attrs = 0
+    for st, a in _ST_TO_ATTR:
+        if f & st:
+            attrs |= a
+    if not f & (1024 | ST_RELATIME):
+        attrs |= S.MOUNT_ATTR_STRICTATIME
+    return attrs
+
+
+def remount_flags(current, attr_set, attr_clr):
+    """mount(2) flags for MS_REMOUNT|MS_BIND that turn a mount with attributes
+    current into one with attr_set set and attr_clr cleared."""
+    new = (current & ~attr_clr) | attr_set
+    flags = S.MS_REMOUNT | S.MS_BIND
+    for a, ms in _ATTR_TO_MS:
+        if new & a:
+            flags |= ms
+    atime = new & S.MOUNT_ATTR__ATIME
+    if atime == S.MOUNT_ATTR_NOATIME:
+        flags |= S.MS_NOATIME
+    elif atime == S.MOUNT_ATTR_STRICTATIME:
+        flags |= S.MS_STRICTATIME
+    else:
+        flags |= S.MS_RELATIME
+    return flags
+
+
+def _at_mount(sysc, fd, fn):
+    """fn(target) with a target path that names the mount root fd is of:
+    '.' after fchdir for a directory, else its /proc/self/fd link (file bind
+    mounts are made before pivot_root, while the host's /proc is in view)."""
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        return fn("/proc/self/fd/%d" % fd)
+    back = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fchdir(fd)
+        return fn(".")
+    finally:
+        os.fchdir(back)
+        os.close(back)
+
+
+def _remount_one(sysc, fd, attr_set, attr_clr):
+    flags = remount_flags(_current_attrs(fd), attr_set, attr_clr)
+    _at_mount(sysc, fd, lambda target: sysc.mount(None, target, None, flags))
+
+
+def remount_attrs(sysc, fd, attr_set, attr_clr, recursive=False):
+    _remount_one(sysc, fd, attr_set, attr_clr)
+    if not recursive:
+        return
+    for sub in _submounts(sysc, fd):
+        try:
+            _remount_one(sysc, sub, attr_set, attr_clr)
+        finally:
+            os.close(sub)
+
+
+def _submounts(sysc, fd):
+    """O_PATH fds of the mounts below the mount at fd, parents first."""
+    from pyrunc.linux import procfs
+    proc = procfs.Procfs.open(sysc)
+    try:
+        me = proc.self_path("")
+        top = int(_read(sysc, proc, me + "fdinfo/%d" % fd).split("mnt_id:")[1].split()[0])
+        rows = [line.split() for line in _read(sysc, proc, me + "mountinfo").splitlines()]
+    finally:
+        proc.close()
+    below, out = {top}, []
+    for r in rows:          # mountinfo lists parents before children
+        if int(r[1]) in below and int(r[0]) != top:
+            below.add(int(r[0]))
+            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), r[4])
+            out.append(sysc.openat2(-100, mp, os.O_PATH | os.O_CLOEXEC, 0,
+                                    S.RESOLVE_NO_SYMLINKS))
+    return out
+
+
+def _read(sysc, proc, rel):
+    from pyrunc.linux import procfs
+    fd = sysc.openat2(proc.fd, rel, os.O_RDONLY | os.O_CLOEXEC, 0, procfs.RESOLVE)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                return b"".join(chunks).decode()
+            chunks.append(b)
+    finally:
+        os.close(fd)
 
 
 def bind_tree(sysc, source_fd_or_path, recursive):
@@ -196,8 +334,7 @@ def mount_one(sysc, rootfd, m, mount_label=None):
             target = (paths.mkdir_all(sysc, rootfd, dest) if stat.S_ISDIR(st.st_mode)
                       else paths.create_file(sysc, rootfd, dest))
             try:
-                _set_attrs(sysc, tree, o)
-                _attach(sysc, tree, target)
+                attach(sysc, tree, target, o)
             finally:
                 os.close(target)
         finally:
@@ -244,9 +381,7 @@ def mount_one(sysc, rootfd, m, mount_label=None):
             return
         tree = new_fs(sysc, fstype, m.source, o, label)
         try:
-            if o.rattr_set or o.rattr_clr:
-                _set_attrs(sysc, tree, o)
-            _attach(sysc, tree, target)
+            attach(sysc, tree, target, o if (o.rattr_set or o.rattr_clr) else None)
         finally:
             os.close(tree)
         if copy_from is not None:

@@ -30,7 +30,7 @@ def fsopen(sysc):
     """A new procfs context (fsopen("proc")) for a proc mount: of the
     container's pid namespace."""
     return contexts.pop(0) if contexts else sysc.fsopen("proc")
-_RES = S.RESOLVE_BENEATH | S.RESOLVE_NO_XDEV | S.RESOLVE_NO_MAGICLINKS | S.RESOLVE_NO_SYMLINKS
+RESOLVE = _RES = S.RESOLVE_BENEATH | S.RESOLVE_NO_XDEV | S.RESOLVE_NO_MAGICLINKS | S.RESOLVE_NO_SYMLINKS
 
 
 class Procfs:

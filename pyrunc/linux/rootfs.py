@@ -112,7 +112,7 @@ def finalize(sysc, config, devnull_trees):
         for p in (lx.readonly_paths if lx else ()):
             readonly_path(sysc, rootfd, p)
         if config.root.readonly:
-            sysc.mount_setattr(rootfd, "", S.AT_EMPTY_PATH, S.MOUNT_ATTR_RDONLY, 0)
+            mounts.set_attrs(sysc, rootfd, S.MOUNT_ATTR_RDONLY, 0)
     finally:
         os.close(rootfd)
         for t in devnull_trees:
@@ -127,9 +127,9 @@ def mask_path(sysc, rootfd, path, devnull_trees):
     try:
         if stat.S_ISDIR(os.fstat(fd).st_mode):
             o = mounts.Options()
+            o.attr_set = S.MOUNT_ATTR_RDONLY      # given at fsmount time
             tree = mounts.new_fs(sysc, "tmpfs", "tmpfs", o)
             try:
-                sysc.mount_setattr(tree, "", S.AT_EMPTY_PATH, S.MOUNT_ATTR_RDONLY, 0)
                 mounts._attach(sysc, tree, fd)
             finally:
                 os.close(tree)
@@ -154,9 +154,9 @@ def readonly_path(sysc, rootfd, path):
     try:
         tree = mounts.bind_tree(sysc, fd, True)
         try:
-            sysc.mount_setattr(tree, "", S.AT_EMPTY_PATH | S.AT_RECURSIVE,
-                               S.MOUNT_ATTR_RDONLY, 0)
-            mounts._attach(sysc, tree, fd)
+            o = mounts.Options()
+            o.rattr_set = S.MOUNT_ATTR_RDONLY
+            mounts.attach(sysc, tree, fd, o)
         finally:
             os.close(tree)
     except OSError as e:

@@ -149,6 +149,18 @@ class Syscalls:
             dirfd, self._s(path), flags, attr_set, attr_clr, propagation, userns_fd),
             "mount_setattr", path or None)
 
+    _has_mount_setattr = None
+
+    def has_mount_setattr(self):
+        """Whether the kernel has mount_setattr (5.12), probed once per process
+        with a call that can only fail: EBADF/EINVAL if it exists, ENOSYS if not.
+        PYRUNC_TEST_LACKS=mount_setattr makes the tests take the fallback."""
+        if Syscalls._has_mount_setattr is None:
+            r = self._lib.pyrunc_mount_setattr(-1, b"", 0, 0, 0, 0, 0)
+            Syscalls._has_mount_setattr = not (r < 0 and self._ffi.errno == 38) and \
+                "mount_setattr" not in os.environ.get("PYRUNC_TEST_LACKS", "").split(",")
+        return Syscalls._has_mount_setattr
+
     def open_tree(self, dirfd, path, flags):
         return self._check(self._lib.pyrunc_open_tree(dirfd, self._s(path), flags),
                            "open_tree", path or None)
