@@ -31,7 +31,19 @@ def features():
         },
         "annotations": {"org.opencontainers.runtime-spec.features.pyrunc": "true"},
     }
+    f["annotations"].update(_checkpoint())
     return f
+
+
+def _checkpoint():
+    """checkpoint/restore through CRIU: enabled where the criu binary is."""
+    from pyrunc.lifecycle import checkpoint as ck
+    on = ck.supported()
+    out = {"org.opencontainers.runc.checkpoint.enabled": "true" if on else "false"}
+    if on:
+        out["org.opencontainers.runtime-spec.features.pyrunc.checkpoint"] = ",".join(
+            ck.FEATURES)
+    return out
 
 
 def _mempolicy():
