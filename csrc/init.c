@@ -96,7 +96,7 @@
 #define FSMOUNT_CLOEXEC_ 0x00000001
 #define MOUNT_ATTR_RDONLY_ 0x00000001
 
-#define PLAN_MAGIC "PYRUNCI5"
+#define PLAN_MAGIC "PYRUNCI6"
 
 enum {
     F_WAIT_FIFO = 1 << 0,   /* wait for start on fifo_fd */
@@ -128,7 +128,8 @@ struct plan_header {
     uint32_t payload_len;   /* seccomp notify: the container process state */
     uint32_t nrlimits;      /* struct plan_rlimit entries right after this header */
     int32_t sync_fd;        /* F_FORK: SOCK_SEQPACKET to pyrunc, or -1 */
-    uint32_t pad;           /* keeps the header a multiple of 8 bytes */
+    int32_t cwd_fd;         /* > 2: fchdir() to it first (pyrunc had to exec us
+                               from another cwd, see exec_helper), else 0 */
 };
 _Static_assert(sizeof(struct plan_header) == 120, "plan header layout");
 
@@ -396,6 +397,12 @@ int main(int argc, char **argv)
     for (i = 0; i < h.envc; i++) {
         cenvp[i] = s;
         s += strlen(s) + 1;
+    }
+
+    if (h.cwd_fd > 2) {
+        if (fchdir(h.cwd_fd) < 0)
+            die("chdir", errno);
+        close(h.cwd_fd);
     }
 
     if (h.flags & F_FORK)

@@ -155,7 +155,9 @@ def test_exec(rt, make_bundle, tmp_path):
     pidfile = tmp_path / "epid"
     rt.ok("exec", "--process", pf, "--detach", "--pid-file", pidfile, cid)
     epid = int(pidfile.read_text())
-    assert "pyrunc" not in parent_cmdline(epid)
+    argv = parent_cmdline(epid).split("\0")
+    assert not any(a == PYRUNC[-1] or a.endswith("/pyrunc") or a.startswith("pyrunc-init")
+                   for a in argv), argv
     rt.ok("delete", "--force", cid)
     r = rt.cmd("exec", cid, "true")
     assert r.returncode == 255 and "exec failed: container does not exist" in r.stderr
@@ -356,3 +358,23 @@ def test_a_call_the_kernel_lacks_is_one_line_naming_it_and_its_version():
         sysc._check(-1, "mount_setattr")
     assert str(e.value) == ("mount_setattr: not implemented by this kernel (Linux %s; "
                             "the call needs Linux 5.12)" % os.uname().release)
+
+
+def test_an_older_kernel_is_refused_at_once_in_one_line(rt, make_bundle):
+    """Below Linux 5.10 pyrunc refuses before making anything, naming the
+    kernel it needs (setarch --uname-2.6 makes uname(2) report 2.6.x)."""
+    from pyrunc.errors import PyruncError
+    from pyrunc.linux.sys import check_kernel
+    check_kernel("5.10.0-32-amd64")
+    check_kernel("6.18.44")
+    with pytest.raises(PyruncError) as e:
+        check_kernel("4.18.0-553.el8.x86_64")
+    assert str(e.value).startswith("Linux 4.18.0-553.el8.x86_64 is too old: pyrunc needs "
+                                   "Linux 5.10 or newer")
+    b = make_bundle(["true"])
+    r = subprocess.run(["setarch", os.uname().machine, "--uname-2.6"] + PYRUNC
+                       + ["--root", rt.root, "run", "--bundle", b, unique_id()],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert len(r.stderr.splitlines()) == 1 and "is too old: pyrunc needs Linux 5.10" in r.stderr
+    assert rt.ids() == []

@@ -4,6 +4,7 @@ One module per command (pyrunc/cli/<command>.py), imported only when that
 command runs. Each module defines SYNOPSIS, DESCRIPTION, FLAGS, NARGS and
 run(ctx, opts, args) -> exit status.
 """
+import os
 import sys
 
 from pyrunc.cli.args import parse, usage
@@ -11,7 +12,7 @@ from pyrunc.cli.args import parse, usage
 COMMANDS = {
     "checkpoint": "checkpoint", "create": "create", "delete": "delete",
     "events": "events", "exec": "exec_", "features": "features", "kill": "kill",
-    "list": "list_", "pause": "pause", "ps": "ps", "restore": "checkpoint",
+    "list": "list_", "pause": "pause", "ps": "ps", "restore": "restore",
     "resume": "resume", "run": "run", "spec": "spec", "start": "start",
     "state": "state", "update": "update", "validate": "validate",
 }
@@ -23,7 +24,7 @@ GLOBAL_FLAGS = (
     (("--debug",), "bool", "debug", "debug output (tracebacks)"),
     (("--systemd-cgroup",), "bool", "systemd_cgroup", "manage cgroups through systemd"),
     (("--rootless",), "str", "rootless", "ignore cgroup permission errors (true|false|auto)"),
-    (("--criu",), "str", "criu", "path to criu (accepted, unused)"),
+    (("--criu",), "str", "criu", "path to the criu binary (default: criu)"),
     (("--version", "-v"), "bool", "version", "print the version"),
     (("--help", "-h"), "bool", "help", "show help"),
 )
@@ -32,15 +33,38 @@ DEFAULT_ROOT = "/run/pyrunc"
 
 
 class Ctx:
-    __slots__ = ("root", "root_given", "debug", "systemd_cgroup", "rootless", "command")
+    __slots__ = ("root", "root_given", "debug", "systemd_cgroup", "rootless", "command", "criu")
 
     def __init__(self, g, command):
-        self.root = g["root"] or DEFAULT_ROOT
+        self.rootless = _rootless(g["rootless"])
+        self.root = g["root"] or _default_root(self.rootless)
         self.root_given = bool(g["root"])
         self.debug = g["debug"]
         self.systemd_cgroup = g["systemd_cgroup"]
-        self.rootless = g["rootless"]
         self.command = command
+        self.criu = g["criu"]
+
+
+def _rootless(value):
+    """--rootless true|false|auto (default auto): rootless when not root, or
+    root only inside a user namespace (e.g. under rootless podman)."""
+    if value in (None, "", "auto"):
+        if os.geteuid() != 0:
+            return True
+        from pyrunc.linux import in_userns
+        return in_userns()
+    if value in ("true", "false"):
+        return value == "true"
+    from pyrunc.errors import UsageError
+    raise UsageError("--rootless: %r is not true, false or auto" % value)
+
+
+def _default_root(rootless):
+    """runc's rule: $XDG_RUNTIME_DIR/pyrunc for a rootless caller that has one."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if rootless and xdg:
+        return os.path.join(xdg, "pyrunc")
+    return DEFAULT_ROOT
 
 
 def _version():

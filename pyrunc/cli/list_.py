@@ -35,9 +35,23 @@ def run(ctx, opts, args):
         sys.stdout.write(dumps(states) + "\n")
         return 0
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-    rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root")
-             for s in states]
+    rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"],
+              s["owner"] or _owner(store, s["id"])) for s in states]
     widths = [max(len(r[k]) for r in rows) for k in range(6)]
     for r in rows:
         sys.stdout.write("   ".join(v.ljust(widths[k]) for k, v in enumerate(r)).rstrip() + "\n")
     return 0
+
+
+def _owner(store, cid):
+    """runc's OWNER: the user owning the container's state dir."""
+    import os
+    import pwd
+    try:
+        uid = os.stat(os.path.join(store.root, cid)).st_uid
+    except OSError:
+        return "root"
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "#%d" % uid

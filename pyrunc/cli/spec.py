@@ -63,6 +63,9 @@ def default_spec(rootless=False):
     if rootless:
         import os
         lx = spec["linux"]
+        # runc's rootless spec: no network namespace (a user's new one
+        # would have no way out), a user namespace mapping the caller
+        lx["namespaces"] = [n for n in lx["namespaces"] if n["type"] != "network"]
         lx["namespaces"].append({"type": "user"})
         lx["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
         lx["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]

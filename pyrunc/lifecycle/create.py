@@ -25,6 +25,7 @@ F <pid> / N[payload] (joined pid namespace: the helper forked the init / P's
 go-ahead with the seccomp-notify payload), E <text> (failed).
 A failed create kills the init and removes the cgroup and the state dir.
 """
+import errno
 import os
 import time
 
@@ -86,10 +87,15 @@ def check_config(config, warn=log.warn):
     proc = config.process
     lx = config.linux
     p.rlimits = rlimits.check(proc.rlimits) if proc else []
-    p.caps = capabilities.masks(proc.capabilities, warn) if proc and proc.capabilities else None
     p.ns = namespaces.plan(config)
+    from pyrunc.linux import in_userns
+    p.in_userns = in_userns()
     new_types = {t for t in p.ns.types if t not in dict(p.ns.join)}
     try:
+        # in a new user namespace the process gets every capability of it,
+        # whatever we hold outside (rootless)
+        p.caps = capabilities.masks(proc.capabilities, warn, all_granted=p.ns.new_user) \
+            if proc and proc.capabilities else None
         sysctl.check(lx.sysctl if lx else None, new_types)
         if lx is not None and lx.net_devices:
             raise ConfigError("config.json: /linux/netDevices: moving network devices into "
@@ -128,6 +134,8 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
     store = Store(ctx.root)
     from pyrunc.state import validate_id
     validate_id(cid)
+    from pyrunc.linux.sys import check_kernel
+    check_kernel()
     raw, config, rootfs = load_bundle(bundle)
     bundle = os.path.abspath(bundle)
     proc = config.process
@@ -175,6 +183,9 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         # or the container; only the preserved ones stay inheritable
         sysc.close_range(3 + preserve_fds + extra, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
         prep.helper = prep.keep(lproc.helper_memfd(sysc))
+        if any(t == "mount" for t, _fd in prep.ns.join):
+            # the helper is exec'd after setns(mount): see init.exec_helper
+            prep.proc_dir = prep.keep(lproc.proc_dir(sysc))
         from pyrunc.linux.namespaces import pid_fd
         if pid_fd(prep.ns) >= 0:
             # see pyrunc/linux/procfs.py
@@ -356,10 +367,24 @@ def _cgroup(ctx, cid, config, c):
         fault_point("cgroup-made")
         # even without resources: deny-all devices plus the runtime defaults
         mgr.apply(lx.resources if lx else None)
-    except BaseException:
+    except BaseException as e:
         mgr.destroy()
+        if ctx.rootless and getattr(e, "errno", None) in (errno.EACCES, errno.EPERM,
+                                                          errno.EROFS) \
+                and not (lx and (lx.cgroups_path or _limits(lx.resources))):
+            # runc's rootless rule: no cgroup we may make and none asked
+            # for (no cgroupsPath, no limits): run without one
+            c.data["cgroup"] = None
+            c.save()
+            return None
         raise
     return mgr
+
+
+def _limits(res):
+    """Whether linux.resources asks for any limit (device rules are not one:
+    a rootless container gets the host's device nodes, bound)."""
+    return res is not None and any(getattr(res, f) for f in res.__slots__ if f != "devices")
 
 
 def _freezer_file(mgr):

@@ -36,6 +36,7 @@ class Prep:
         self.seccomp = None
         self.apparmor = self.selinux = None
         self.listener = -1
+        self.proc_dir = -1
 
     def close(self):
         for fd in self.fds:
@@ -139,6 +140,8 @@ def exec_(ctx, cid, opts):
     try:
         prep.helper = lproc.helper_memfd(sysc)
         prep.fds.append(prep.helper)
+        prep.proc_dir = lproc.proc_dir(sysc)
+        prep.fds.append(prep.proc_dir)
         pty_sock = None
         if proc.terminal and opts.get("console_socket"):
             from pyrunc.linux import console
@@ -243,7 +246,7 @@ def _close_stray_fds(prep, sock, rep_w):
     """Inside the container's namespaces nothing of the caller's may stay
     open, even close-on-exec (a second barrier behind the cwd check,
     CVE-2024-21626)."""
-    keep = {sock.fileno(), prep.helper, rep_w, prep.listener, prep.console}
+    keep = {sock.fileno(), prep.helper, rep_w, prep.listener, prep.console, prep.proc_dir}
     keep |= set(range(3, 3 + prep.preserve))
     lo = 3
     for fd in sorted(k for k in keep if k >= 3):

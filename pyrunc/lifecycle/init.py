@@ -74,8 +74,16 @@ def child1(sysc, sock, c, config, rootfs, prep, no_pivot):
         namespaces.join(sysc, ns)
         if ns.new_user:
             sysc.unshare(S.CLONE_NEWUSER)
+            # a non-dumpable task's /proc files belong to the host's root: a
+            # rootless pyrunc could not write our maps (nor newuidmap act
+            # for it). Nothing but us is in the new user namespace yet.
+            unprivileged = os.geteuid() != 0 or prep.in_userns
+            if unprivileged:
+                sysc.prctl(S.PR_SET_DUMPABLE, 1)
             sock.send(b"U")
             _expect(sock, b"M")
+            if unprivileged:
+                sysc.prctl(S.PR_SET_DUMPABLE, 0)
         # the cgroup namespace is unshared by the init itself, once it is in
         # its cgroup (see create._drive)
         if ns.unshare & ~S.CLONE_NEWCGROUP:
@@ -117,7 +125,9 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     sysc.prctl(S.PR_SET_DUMPABLE, 0)
     os.setsid()
     ns = prep.ns
-    in_userns = "user" in ns.types
+    # mknod needs the initial user namespace: in a new one, or already in
+    # one (under rootless podman), devices are bind mounts of the host's
+    in_userns = "user" in ns.types or prep.in_userns
     has_mntns = "mount" in ns.types
     proc = config.process
     procfs = Procfs.open(sysc)
@@ -267,10 +277,27 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
         plan.sync_fd = fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD, base)
     plan.preserve_fds = prep.preserve
     plan.rlimits = prep.rlimits     # applied by the helper (see linux/rlimits.py)
+    proc_dir = getattr(prep, "proc_dir", -1)
+    if proc_dir >= 0:
+        cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        plan.cwd_fd = fcntl.fcntl(cwd, fcntl.F_DUPFD, base)
+        os.close(cwd)
     pfd = lproc.plan_memfd(sysc, plan)
     planfd = fcntl.fcntl(pfd, fcntl.F_DUPFD, base)
     os.close(pfd)
     if plan.flags & lproc.F_SET_CREDS:
         lproc.keep_nondumpable_across_exec(plan)
     sock.send(b"X")
-    os.execve(prep.helper, ["pyrunc-init", str(planfd)], {})
+    argv = ["pyrunc-init", str(planfd)]
+    try:
+        os.execve(prep.helper, argv, {})
+    except FileNotFoundError:
+        if proc_dir < 0:
+            raise
+    # Linux 5.10 (fixed by 6.1): execveat(fd, "", AT_EMPTY_PATH) fails with
+    # ENOENT in a mount namespace joined with setns, whatever the file; a
+    # path relative to the cwd does not. So the same sealed memfd through
+    # the host's procfs (opened before any setns; /proc/self is us there),
+    # and the helper returns to the process's cwd (plan.cwd_fd).
+    os.fchdir(proc_dir)
+    os.execve("self/fd/%d" % prep.helper, argv, {})

@@ -43,10 +43,12 @@ def host_permitted():
     return 0
 
 
-def masks(caps, warn=None):
-    """(bounding, effective, inheritable, permitted, ambient) bit masks."""
+def masks(caps, warn=None, all_granted=False):
+    """(bounding, effective, inheritable, permitted, ambient) bit masks.
+    all_granted: the process starts in a new user namespace, where it holds
+    every capability whatever we hold outside."""
     out = [mask(getattr(caps, s), s) for s in SETS]
-    have = host_permitted()
+    have = ~0 if all_granted else host_permitted()
     missing = 0
     for i, m in enumerate(out):
         missing |= m & ~have

@@ -379,7 +379,15 @@ def mount_one(sysc, rootfd, m, mount_label=None):
             from pyrunc.linux import cgroupfs
             cgroupfs.mount_cgroup(sysc, target, o)
             return
-        tree = new_fs(sysc, fstype, m.source, o, label)
+        try:
+            tree = new_fs(sysc, fstype, m.source, o, label)
+        except OSError as e:
+            if fstype != "sysfs" or e.errno != 1:
+                raise
+            # sysfs needs a network namespace owned by our user namespace
+            # (rootless without one): the host's /sys, bound, as runc does
+            tree = bind_tree(sysc, "/sys", True)
+            o.rattr_set |= o.attr_set
         try:
             attach(sysc, tree, target, o if (o.rattr_set or o.rattr_clr) else None)
         finally:

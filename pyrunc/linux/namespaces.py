@@ -6,6 +6,7 @@ of the listed type (checked with NS_GET_NSTYPE), a type may appear once.
 """
 import os
 
+from pyrunc.linux import in_userns
 from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.linux import sys as S
 
@@ -134,15 +135,51 @@ def pid_fd(p):
 
 
 def write_id_maps(pid, config):
-    """In pyrunc (the parent): uid_map and gid_map of the child's new user ns."""
+    """In pyrunc (the parent): uid_map and gid_map of the child's new user ns.
+    Written directly where we may (root, or an unprivileged user mapping
+    only its own id, with setgroups denied first as the kernel requires);
+    otherwise, as for wider maps of an unprivileged user, through the
+    setuid newuidmap/newgidmap of the uidmap package (/etc/subuid)."""
     lx = config.linux
     for name, maps in (("uid_map", lx.uid_mappings), ("gid_map", lx.gid_mappings)):
         data = "".join("%d %d %d\n" % (m.container_id, m.host_id, m.size) for m in maps)
+        if name == "gid_map" and os.geteuid() != 0 and len(maps) == 1 and \
+                maps[0].size == 1 and maps[0].host_id == os.getegid():
+            _write_proc(pid, "setgroups", "deny")
         try:
-            with open("/proc/%d/%s" % (pid, name), "w") as f:
-                f.write(data)
-        except OSError as e:
-            raise PyruncError("write %s: %s" % (name, os.strerror(e.errno).lower()))
+            _write_proc(pid, name, data)
+            continue
+        except PyruncError as e:
+            if e.errno != 1 or os.geteuid() == 0 and not in_userns():
+                raise
+        _new_id_map(pid, "newuidmap" if name == "uid_map" else "newgidmap", maps)
+
+
+def _write_proc(pid, name, data):
+    try:
+        with open("/proc/%d/%s" % (pid, name), "w") as f:
+            f.write(data)
+    except OSError as e:
+        err = PyruncError("write %s: %s" % (name, os.strerror(e.errno).lower()))
+        err.errno = e.errno
+        raise err from None
+
+
+def _new_id_map(pid, tool, maps):
+    import shutil
+    import subprocess
+    exe = shutil.which(tool) or shutil.which(tool, path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if exe is None:
+        raise PyruncError("%s: not found (the uidmap package maps more than one id for an "
+                          "unprivileged user)" % tool)
+    args = [exe, str(pid)]
+    for m in maps:
+        args += [str(m.container_id), str(m.host_id), str(m.size)]
+    r = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, close_fds=True)
+    if r.returncode != 0:
+        msg = r.stderr.decode(errors="replace").strip().splitlines()
+        raise PyruncError("%s: %s" % (tool, msg[-1] if msg else "exit %d" % r.returncode))
 
 
 def write_time_offsets(offsets):

@@ -13,10 +13,10 @@ import struct
 from pyrunc.errors import PyruncError
 from pyrunc.linux import sys as S
 
-PLAN_MAGIC = b"PYRUNCI5"
+PLAN_MAGIC = b"PYRUNCI6"
 F_WAIT_FIFO, F_SET_CREDS, F_SET_CAPS, F_NNP, F_SECCOMP, F_SECCOMP_EARLY = 1, 2, 4, 8, 16, 32
 F_FORK, F_NEW_SESSION = 64, 128
-_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiIIiI")
+_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiIIii")
 _RLIM_INF = (1 << 64) - 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -26,7 +26,7 @@ class InitPlan:
 
     __slots__ = ("flags", "fifo_fd", "report_fd", "preserve_fds", "uid", "gid", "groups",
                  "last_cap", "caps", "seccomp_flags", "bpf", "path", "argv", "envp",
-                 "listener_fd", "payload", "rlimits", "sync_fd")
+                 "listener_fd", "payload", "rlimits", "sync_fd", "cwd_fd")
 
     def __init__(self):
         self.flags = 0
@@ -46,6 +46,7 @@ class InitPlan:
         self.payload = b""
         self.rlimits = ()       # [(resource, soft, hard)], applied by the helper
         self.sync_fd = -1       # F_FORK: the socket to pyrunc
+        self.cwd_fd = 0         # > 2: the helper fchdir()s to it first
 
     def pack(self):
         strings = b"".join(s.encode() + b"\0" for s in (self.path,) + tuple(self.argv)
@@ -55,7 +56,7 @@ class InitPlan:
                         self.preserve_fds, self.uid, self.gid, len(self.groups), self.last_cap,
                         b, e, p, i, a, self.seccomp_flags, len(self.bpf) // 8,
                         len(self.argv), len(self.envp), len(strings), self.listener_fd,
-                        len(self.payload), len(self.rlimits), self.sync_fd, 0)
+                        len(self.payload), len(self.rlimits), self.sync_fd, self.cwd_fd)
         rl = b"".join(struct.pack("=IIQQ", r, 0, min(soft, _RLIM_INF), min(hard, _RLIM_INF))
                       for r, soft, hard in self.rlimits)
         return (hdr + rl + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf
@@ -86,6 +87,17 @@ def helper_memfd(sysc):
     except BaseException:
         os.close(fd)
         raise
+    return fd
+
+
+def proc_dir(sysc):
+    """An O_PATH fd of the host's /proc (checked to be procfs), taken before
+    any namespace is joined: exec_helper's way to the helper on kernels whose
+    execveat(AT_EMPTY_PATH) fails in a mount namespace joined with setns."""
+    fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    if sysc.fstatfs_type(fd) != 0x9FA0:
+        os.close(fd)
+        raise PyruncError("/proc is not procfs")
     return fd
 
 

@@ -87,17 +87,33 @@ F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1, 2, 4, 8
 CLOSE_RANGE_CLOEXEC = 4
 
 
-# The kernel pyrunc needs (README: "Kernels"). Where a call is newer than a
-# kernel a caller may run, its use has a fallback beside it (close_range's
-# CLOSE_RANGE_CLOEXEC); for the rest an ENOSYS names the call and the
+# The kernel pyrunc needs (README: "Kernels"). Where a call is newer than
+# that, its use has a fallback beside it (mount_setattr -> remounts in
+# linux/mounts.py, CLOSE_RANGE_CLOEXEC -> marking each fd); an older kernel
+# is refused at once (check_kernel), and an ENOSYS names the call and the
 # version that brought it.
-MIN_KERNEL = "5.12"
+MIN_KERNEL = "5.10"
+_MIN_WHY = "openat2 5.6, close_range 5.9, MS_NOSYMFOLLOW 5.10"
 SINCE = {
     "open_tree": "5.2", "move_mount": "5.2", "fsopen": "5.2", "fsconfig": "5.2",
     "fsmount": "5.2", "pidfd_open": "5.3", "openat2": "5.6", "close_range": "5.9",
     "mount_setattr": "5.12", "memfd_create": "3.17", "setns": "3.0",
     "set_mempolicy": "2.6.7", "sched_setattr": "3.14", "TIOCGPTPEER": "4.13",
 }
+
+
+def check_kernel(release=None):
+    """Refuse a kernel older than MIN_KERNEL in one line (before anything is
+    made), instead of failing at the first call it lacks."""
+    release = release or os.uname().release
+    try:
+        have = tuple(int(x) for x in release.split("-")[0].split(".")[:2])
+    except ValueError:
+        return
+    if have < tuple(int(x) for x in MIN_KERNEL.split(".")):
+        from pyrunc.errors import PyruncError
+        raise PyruncError("Linux %s is too old: pyrunc needs Linux %s or newer (%s)"
+                          % (release, MIN_KERNEL, _MIN_WHY))
 
 
 class Syscalls:
