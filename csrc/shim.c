@@ -198,3 +198,21 @@ long pyrunc_fstatfs_type(int fd)
         return -1;
     return (long)s.f_type;
 }
+
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x1000
+#endif
+/* The id of the mount fd is on (statx STATX_MNT_ID, Linux 5.8), as
+ * mountinfo's first field: no /proc/<pid>/fdinfo needed, which a
+ * non-dumpable task may not read in a user namespace before Linux 6.x. */
+long long pyrunc_mnt_id(int fd)
+{
+    struct statx s;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &s) < 0)
+        return -1;
+    if (!(s.stx_mask & STATX_MNT_ID)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return (long long)s.stx_mnt_id;
+}

@@ -47,3 +47,4 @@ int pyrunc_set_mempolicy(int mode, const unsigned long *nodemask,
                          unsigned long maxnode);
 int pyrunc_tiocgptpeer(int master_fd, int flags);
 long pyrunc_fstatfs_type(int fd);
+long long pyrunc_mnt_id(int fd);

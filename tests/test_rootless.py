@@ -78,7 +78,7 @@ def home(user, tmp_path_factory):
              "2>/dev/null; true" % user.pw_uid)
 
 
-def _as_user(user, home, script, timeout=120):
+def _as_user(user, home, script, timeout=120, cgroup=None):
     env = {"PATH": "%s:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" % home,
            "HOME": user.pw_dir, "USER": USER, "LOGNAME": USER,
            "XDG_RUNTIME_DIR": str(home / "xdg")}
@@ -87,7 +87,12 @@ def _as_user(user, home, script, timeout=120):
                            " ".join("%s=%s" % kv for kv in env.items()) + " ; export PATH "
                            "HOME USER LOGNAME XDG_RUNTIME_DIR; cd %s && %s" % (home, script)],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, preexec_fn=cgroup and (lambda: _join(cgroup)))
+
+
+def _join(cgroup):
+    with open(cgroup + "/cgroup.procs", "w") as f:
+        f.write(str(os.getpid()))
 
 
 @pytest.fixture
@@ -174,6 +179,9 @@ def test_wider_maps_through_newuidmap_and_the_lifecycle(user, home, bundle):
         r = _as_user(user, home, "pyrunc exec --user 100:100 %s id" % cid)
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith("uid=100 gid=100")
+        r = _as_user(user, home, "pyrunc exec %s grep CapEff /proc/self/status" % cid)
+        assert r.returncode == 0 and "not granted" not in r.stderr, r.stderr
+        assert int(r.stdout.split()[1], 16) == 0x20000420   # the spec's, in its user ns
         r = _as_user(user, home, "pyrunc kill %s KILL" % cid)
         assert r.returncode == 0, r.stderr
     finally:
@@ -295,10 +303,11 @@ def test_a_delegated_cgroup_v2_subtree_is_used(user, home, bundle):
             c["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
                                 "source": "cgroup", "options": ["nosuid", "noexec", "nodev"]})
         _edit(bundle, edit)
-        # the user's shell moves itself into its subtree first (as a login
-        # session's processes are in user@UID.service)
-        r = _as_user(user, home, "mkdir %s/shell && echo $$ > %s/shell/cgroup.procs && "
-                     "pyrunc run --bundle %s %s" % (top, top, bundle, unique_id("rl")))
+        # the user's processes start inside their subtree (as a login
+        # session's are in user@UID.service)
+        os.mkdir(top + "/shell")
+        r = _as_user(user, home, "pyrunc run --bundle %s %s" % (bundle, unique_id("rl")),
+                     cgroup=top + "/shell")
         assert r.returncode == 0, r.stderr
         assert r.stdout.split() == ["0::/", "42"]
     finally:

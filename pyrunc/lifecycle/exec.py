@@ -122,7 +122,11 @@ def exec_(ctx, cid, opts):
     prep.preserve = opts.get("preserve_fds") or 0
     sysc.close_range(3 + prep.preserve, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
     prep.rlimits = rlimits.check(proc.rlimits)
-    prep.caps = capabilities.masks(proc.capabilities, log.warn) if proc.capabilities else None
+    # in the container's own user namespace we become its root, holding all
+    # of its capabilities whatever we hold outside (rootless)
+    own_userns = "user" in c.data.get("namespaces", [])
+    prep.caps = capabilities.masks(proc.capabilities, log.warn, all_granted=own_userns) \
+        if proc.capabilities else None
     from pyrunc.linux import lsm
     prep.apparmor, prep.selinux, _ = lsm.check(proc, None, log.warn)
     from pyrunc.lifecycle.common import stored_config

@@ -6,7 +6,6 @@ silently granting less, or more, is worse). A known capability that this
 host cannot grant (not in pyrunc's own permitted set, e.g. CAP_SYS_RESOURCE
 here) is dropped with a warning, as the spec says.
 """
-from pyrunc.errors import ConfigError
 
 NAMES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -23,13 +22,18 @@ BIT = {n: i for i, n in enumerate(NAMES)}
 SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 
 
-def mask(names, field):
+def mask(names, field, unknown=None):
+    """The bit mask of names; a name this build does not know (a newer
+    kernel's, or a typo) is left out and collected in unknown: runtime-spec
+    says a runtime SHOULD NOT fail on capabilities it cannot grant, and runc
+    warns and goes on."""
     m = 0
     for n in names or ():
         b = BIT.get(n.upper() if n.upper().startswith("CAP_") else "CAP_" + n.upper())
         if b is None:
-            raise ConfigError("config.json: /process/capabilities/%s: unknown capability %r"
-                              % (field, n))
+            if unknown is not None and n not in unknown:
+                unknown.append(n)
+            continue
         m |= 1 << b
     return m
 
@@ -47,7 +51,10 @@ def masks(caps, warn=None, all_granted=False):
     """(bounding, effective, inheritable, permitted, ambient) bit masks.
     all_granted: the process starts in a new user namespace, where it holds
     every capability whatever we hold outside."""
-    out = [mask(getattr(caps, s), s) for s in SETS]
+    unknown = []
+    out = [mask(getattr(caps, s), s, unknown) for s in SETS]
+    if unknown and warn:
+        warn("ignoring unknown or unavailable capabilities: %s" % ", ".join(unknown))
     have = ~0 if all_granted else host_permitted()
     missing = 0
     for i, m in enumerate(out):

@@ -48,10 +48,10 @@ FS_TYPES_NEED_DIR = ("proc", "sysfs")
 
 class Options:
     __slots__ = ("bind", "recursive", "attr_set", "attr_clr", "rattr_set", "rattr_clr",
-                 "flags", "propagation", "data", "tmpcopyup", "idmap")
+                 "flags", "propagation", "data", "tmpcopyup", "idmap", "late")
 
     def __init__(self):
-        self.bind = self.recursive = self.tmpcopyup = self.idmap = False
+        self.bind = self.recursive = self.tmpcopyup = self.idmap = self.late = False
         self.attr_set = self.attr_clr = self.rattr_set = self.rattr_clr = self.flags = 0
         self.propagation = []
         self.data = []
@@ -197,14 +197,24 @@ def remount_flags(current, attr_set, attr_clr):
 
 def _at_mount(sysc, fd, fn):
     """fn(target) with a target path that names the mount root fd is of:
-    '.' after fchdir for a directory, else its /proc/self/fd link (file bind
-    mounts are made before pivot_root, while the host's /proc is in view)."""
-    if not stat.S_ISDIR(os.fstat(fd).st_mode):
-        return fn("/proc/self/fd/%d" % fd)
+    '.' after fchdir for a directory; for a file its fd link in a private
+    procfs of ours ('<pid>/fd/N' from there: a task may always walk its own
+    fd dir, even non-dumpable in a user namespace)."""
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        return _in_dir(fd, lambda: fn("."))
+    from pyrunc.linux import procfs
+    proc = procfs.Procfs.open(sysc)
+    try:
+        return _in_dir(proc.fd, lambda: fn(proc.self_path("fd/%d" % fd)))
+    finally:
+        proc.close()
+
+
+def _in_dir(dirfd, fn):
     back = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.fchdir(fd)
-        return fn(".")
+        os.fchdir(dirfd)
+        return fn()
     finally:
         os.fchdir(back)
         os.close(back)
@@ -231,16 +241,21 @@ def _submounts(sysc, fd):
     from pyrunc.linux import procfs
     proc = procfs.Procfs.open(sysc)
     try:
-        me = proc.self_path("")
-        top = int(_read(sysc, proc, me + "fdinfo/%d" % fd).split("mnt_id:")[1].split()[0])
-        rows = [line.split() for line in _read(sysc, proc, me + "mountinfo").splitlines()]
+        top = sysc.mnt_id(fd)
+        rows = [line.split() for line in _read(sysc, proc, proc.self_path("mountinfo"))
+                .splitlines()]
     finally:
         proc.close()
-    below, out = {top}, []
-    for r in rows:          # mountinfo lists parents before children
-        if int(r[1]) in below and int(r[0]) != top:
-            below.add(int(r[0]))
-            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), r[4])
+    children = {}
+    for r in rows:
+        children.setdefault(int(r[1]), []).append((int(r[0]), r[4]))
+    out, todo = [], [top]
+    while todo:                         # parents before their children
+        for mid, mp in children.get(todo.pop(0), ()):
+            if mid == top:
+                continue
+            todo.append(mid)
+            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), mp)
             out.append(sysc.openat2(-100, mp, os.O_PATH | os.O_CLOEXEC, 0,
                                     S.RESOLVE_NO_SYMLINKS))
     return out
@@ -300,7 +315,15 @@ def new_fs(sysc, fstype, source, o, label=None):
             sysc.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
         except OSError as e:
             raise OSError(e.errno, "mount %s: %s" % (fstype, _fs_log(fs) or os.strerror(e.errno)))
-        return sysc.fsmount(fs, S.FSMOUNT_CLOEXEC, o.attr_set)
+        try:
+            return sysc.fsmount(fs, S.FSMOUNT_CLOEXEC, o.attr_set)
+        except OSError as e:
+            if e.errno != 22 or not o.attr_set & S.MOUNT_ATTR_NOSYMFOLLOW:
+                raise
+            # MOUNT_ATTR_NOSYMFOLLOW is Linux 5.14: set it once attached
+            # (MS_NOSYMFOLLOW, 5.10) instead
+            o.late = True
+            return sysc.fsmount(fs, S.FSMOUNT_CLOEXEC, o.attr_set & ~S.MOUNT_ATTR_NOSYMFOLLOW)
     finally:
         os.close(fs)
 
@@ -389,7 +412,7 @@ def mount_one(sysc, rootfd, m, mount_label=None):
             tree = bind_tree(sysc, "/sys", True)
             o.rattr_set |= o.attr_set
         try:
-            attach(sysc, tree, target, o if (o.rattr_set or o.rattr_clr) else None)
+            attach(sysc, tree, target, o if (o.rattr_set or o.rattr_clr or o.late) else None)
         finally:
             os.close(tree)
         if copy_from is not None:

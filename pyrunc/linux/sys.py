@@ -250,6 +250,9 @@ class Syscalls:
         return self._check(self._lib.pyrunc_set_mempolicy(
             mode, mask if nodes else ffi.NULL, maxnode), "set_mempolicy")
 
+    def mnt_id(self, fd):
+        return self._check(self._lib.pyrunc_mnt_id(fd), "statx")
+
     def fstatfs_type(self, fd):
         return self._check(self._lib.pyrunc_fstatfs_type(fd), "fstatfs")
 
