@@ -18,7 +18,9 @@ in a private mount namespace as CRIU's --root. External mounts are mapped
 to the restoring bundle's bind sources; stdio pipes of the checkpointed
 container are replaced by pyrunc's own stdio (--inherit-fd), as runc does.
 prestart and createRuntime hooks run from CRIU's setup-namespaces action
-(pyrunc/lifecycle/criu_action.py), poststart after the restore. Without
+(pyrunc/lifecycle/criu_action.py), poststart after the restore. The
+mounts' destinations are created in the rootfs first where missing (a
+fresh rootfs: podman's `restore --import`). Without
 --detach, restore waits for the container like `run` and deletes it.
 
 Files pyrunc adds to the image directory: descriptors.json (what fds 0-2
@@ -332,6 +334,7 @@ def restore(ctx, cid, opts):
             c.data["cgroup"] = mgr.to_dict()
             c.data["cgroup"]["freezer"] = lcreate._freezer_file(mgr)
             c.save()
+        make_mountpoints(config, rootfs, bundle)
         os.mkdir(root_dir, 0o700)
         pidfile = c.path("criu.pid")
         argv = [criu, "restore", "-D", image, "-W", work, "-o", "restore.log", "-v4",
@@ -427,6 +430,50 @@ def restore(ctx, cid, opts):
     status = wait_exit_status(pid)
     delete(ctx, cid, force=True, config=config)
     return status
+
+
+def make_mountpoints(config, rootfs, bundle):
+    """Create the destinations of config.json's mounts in the rootfs where
+    they are missing (a file for a bind mount of a file, else a directory),
+    as create does when it mounts: CRIU mounts on what the image's mount
+    tree names and does not make the mountpoints. A restore into a fresh
+    rootfs (podman's `restore --import --name`) lacks those create made in
+    the checkpointed container's. Destinations below a filesystem the
+    runtime made (/dev's tmpfs, /proc) are skipped: CRIU restores that
+    filesystem with its contents. Paths resolve inside the rootfs
+    (pyrunc.linux.paths: symlinks never lead out of it)."""
+    import stat
+    from pyrunc.linux import paths
+    from pyrunc.linux.sys import real
+    sysc = real()
+    made_fs = []
+    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for m in config.mounts:
+            dest = _norm(m.destination)
+            opts = m.options or ()
+            bind = m.type == "bind" or "bind" in opts or "rbind" in opts
+            if dest == "/" or any(dest.startswith(d + "/") for d in made_fs):
+                continue
+            if not bind:
+                made_fs.append(dest)
+            isdir = True
+            if bind:
+                src = m.source or ""
+                src = src if os.path.isabs(src) else os.path.join(bundle, src)
+                try:
+                    isdir = stat.S_ISDIR(os.stat(src).st_mode)
+                except OSError:
+                    continue        # CRIU reports the missing external mount
+            try:
+                fd = (paths.mkdir_all(sysc, rootfd, dest) if isdir
+                      else paths.create_file(sysc, rootfd, dest))
+                os.close(fd)
+            except OSError as e:
+                raise PyruncError("restore: mountpoint %s: %s"
+                                  % (dest, os.strerror(e.errno).lower())) from None
+    finally:
+        os.close(rootfd)
 
 
 def _cgroup_root_args(mgr):
