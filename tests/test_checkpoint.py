@@ -4,9 +4,11 @@ A counter container is checkpointed (it is gone afterwards), restored and
 counts on from where it stopped, with its bind mount and tmpfs; with
 --leave-running it keeps running and its image restores under a new id
 (createRuntime hooks run at restore); failures are one line and leave no
-state. Skipped, before anything is made, where CRIU cannot work: no criu
-binary, or `criu check` fails (on the development host's kernel CRIU stops
-at the vDSO).
+state. Rootful podman checkpoints and restores a counter container with
+pyrunc as its runtime (systemd's cgroup manager where systemd runs).
+Skipped, before anything is made, where CRIU cannot work: no criu binary,
+or `criu check` fails (on the development host's kernel CRIU stops at the
+vDSO); the podman test also where podman is missing.
 """
 import json
 import os
@@ -221,3 +223,118 @@ def test_features_lists_checkpoint(rt):
     ann = f["annotations"]
     assert ann["org.opencontainers.runc.checkpoint.enabled"] == "true"
     assert "leave-running" in ann["org.opencontainers.runtime-spec.features.pyrunc.checkpoint"]
+
+
+# --- podman ------------------------------------------------------------------
+
+def _umount_below(top):
+    """Unmount what podman's storage left mounted below top (deepest first)."""
+    mps = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp == top or mp.startswith(top + "/"):
+                mps.append(mp)
+    for mp in sorted(set(mps), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.skipif(shutil.which("podman") is None, reason="needs podman")
+def test_podman_checkpoint_restore_counter(base_rootfs, tmp_path):
+    """`podman container checkpoint` stops the container (CRIU's images in
+    podman's userdata), `podman container restore` brings it back: the
+    counter goes on from the checkpointed value (it is never lower, so the
+    process was not started again), in the container's own cgroup; then
+    checkpoint --export and restore --import --name (a new container)."""
+    import tempfile
+    from conftest import PYRUNC
+    runtime = PYRUNC[0] if len(PYRUNC) == 1 else None
+    if runtime is None:
+        runtime = str(tmp_path / "pyrunc")
+        with open(runtime, "w") as f:
+            f.write("#!/bin/sh\nexec %s \"$@\"\n" % " ".join(PYRUNC))
+        os.chmod(runtime, 0o755)
+    systemd = os.path.isdir("/run/systemd/system")
+    # podman's storage on a short path: conmon's sockets live below --runroot
+    base = tempfile.mkdtemp(prefix="pm-", dir="/tmp")
+    data = os.path.join(base, "data")
+    os.mkdir(data)
+    podman = ["podman", "--root", base + "/root", "--runroot", base + "/run",
+              "--tmpdir", base + "/tmp", "--runtime", runtime,
+              "--cgroup-manager", "systemd" if systemd else "cgroupfs",
+              "--events-backend", "file"]
+
+    def pm(*args, timeout=300):
+        p = subprocess.run(podman + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout)
+        assert p.returncode == 0, "podman %s: %s%s" % (" ".join(map(str, args)),
+                                                       p.stdout, p.stderr)
+        return p.stdout.strip()
+
+    def cnt():
+        try:
+            return int(open(os.path.join(data, "cnt")).read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    name = unique_id("pmck")
+    try:
+        tar = tmp_path / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(base_rootfs), "-cf", str(tar), "."], check=True)
+        pm("import", "-q", tar, "localhost/pyrunc-ckpt")
+        pm("run", "-d", "--name", name, "--network", "none", "-v", data + ":/data",
+           "localhost/pyrunc-ckpt", "sh", "-c",
+           "i=0; while true; do i=$((i+1)); echo $i > /data/cnt; sleep 0.3; done")
+        cid = pm("inspect", "-f", "{{.Id}}", name)
+        assert wait_for(lambda: cnt() >= 3, timeout=60)
+
+        pm("container", "checkpoint", name)
+        assert pm("inspect", "-f", "{{.State.Status}}", name) == "exited"
+        assert cid not in subprocess.run(PYRUNC + ["list", "-q"], capture_output=True,
+                                         text=True).stdout.split()
+        v0 = cnt()
+        time.sleep(1.5)
+        assert cnt() == v0 >= 3
+
+        def counts_on(n, v):
+            """n runs in its own cgroup and counts on from v: a counter
+            started again would write 1 within 0.3 s."""
+            assert pm("inspect", "-f", "{{.State.Status}}", n) == "running"
+            c = pm("inspect", "-f", "{{.Id}}", n)
+            pid = int(pm("inspect", "-f", "{{.State.Pid}}", n))
+            cg = open("/proc/%d/cgroup" % pid).read().strip()
+            if systemd:
+                assert cg.endswith("/libpod-%s.scope" % c), cg
+            else:
+                assert c in cg, cg
+            seen = []
+            end = time.monotonic() + 60
+            while time.monotonic() < end and (not seen or seen[-1] < v + 3):
+                seen.append(cnt())
+                time.sleep(0.05)
+            assert min(seen) >= v and seen[-1] >= v + 3, (v, seen[:5], seen[-5:])
+
+        pm("container", "restore", name)
+        counts_on(name, v0)
+
+        # exported and restored as a new container: a new id and a fresh
+        # rootfs (restore makes the mountpoints, /etc/hosts and the like)
+        export = tmp_path / "export.tar.gz"
+        pm("container", "checkpoint", "--export", export, name)
+        assert pm("inspect", "-f", "{{.State.Status}}", name) == "exited"
+        v1 = cnt()
+        assert v1 >= v0 + 3
+        name2 = unique_id("pmck")
+        pm("container", "restore", "--import", export, "--name", name2)
+        assert pm("inspect", "-f", "{{.Id}}", name2) != cid
+        counts_on(name2, v1)
+
+        pm("rm", "-f", "-t", "0", name, name2)
+        assert pm("ps", "-a", "-q") == ""
+        if systemd:
+            assert not os.path.exists("/sys/fs/cgroup/machine.slice/libpod-%s.scope" % cid)
+    finally:
+        subprocess.run(podman + ["rm", "-f", "-t", "0", "--all"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=300)
+        _umount_below(base)
+        shutil.rmtree(base, ignore_errors=True)
