@@ -183,8 +183,8 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         # or the container; only the preserved ones stay inheritable
         sysc.close_range(3 + preserve_fds + extra, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
         prep.helper = prep.keep(lproc.helper_memfd(sysc))
-        if any(t == "mount" for t, _fd in prep.ns.join):
-            # the helper is exec'd after setns(mount): see init.exec_helper
+        if prep.ns.join:
+            # the helper is exec'd after setns: see init.exec_helper
             prep.proc_dir = prep.keep(lproc.proc_dir(sysc))
         from pyrunc.linux.namespaces import pid_fd
         if pid_fd(prep.ns) >= 0:
@@ -366,7 +366,7 @@ def _cgroup(ctx, cid, config, c):
         mgr.create()
         fault_point("cgroup-made")
         # even without resources: deny-all devices plus the runtime defaults
-        mgr.apply(lx.resources if lx else None)
+        mgr.apply(lx.resources if lx else None, devices=not ctx.rootless)
     except BaseException as e:
         mgr.destroy()
         if ctx.rootless and getattr(e, "errno", None) in (errno.EACCES, errno.EPERM,

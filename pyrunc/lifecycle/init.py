@@ -295,8 +295,8 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
         if proc_dir < 0:
             raise
     # Linux 5.10 (fixed by 6.1): execveat(fd, "", AT_EMPTY_PATH) fails with
-    # ENOENT in a mount namespace joined with setns, whatever the file; a
-    # path relative to the cwd does not. So the same sealed memfd through
+    # ENOENT once the task has joined a namespace with setns (mount or pid
+    # seen), whatever the file; a path relative to the cwd does not. So the same sealed memfd through
     # the host's procfs (opened before any setns; /proc/self is us there),
     # and the helper returns to the process's cwd (plan.cwd_fd).
     os.fchdir(proc_dir)

@@ -458,8 +458,10 @@ class Manager:
                 pass
 
     # -- driver specific ----------------------------------------------------
-    def apply(self, resources, default_devices=True):
-        self._apply(resources, True, default_devices)
+    def apply(self, resources, default_devices=True, devices=True):
+        """devices=False: no device filter (rootless: an unprivileged user may
+        not load one, and its container has only the host's nodes, bound)."""
+        self._apply(resources, devices, default_devices)
 
     def update(self, resources):
         self._apply(resources, False, False)

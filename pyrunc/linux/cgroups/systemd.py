@@ -169,17 +169,18 @@ class SystemdManager(V2Manager):
                               % (self.dir(""), self.unit))
         self._pending = None
 
-    def apply(self, resources, default_devices=True):
+    def apply(self, resources, default_devices=True, devices=True):
         if self._unit_exists():
-            V2Manager.apply(self, resources, default_devices)
+            V2Manager.apply(self, resources, default_devices, devices)
         else:
-            self._pending = (resources, default_devices)   # written once the scope exists
+            # written once the scope exists
+            self._pending = (resources, default_devices, devices)
 
     def add_pid(self, pid):
         if self._unit_exists() and getattr(self, "_pending", None) is None:
             V2Manager.add_pid(self, pid)                    # exec: join the scope
             return
-        res, default_devices = getattr(self, "_pending", None) or (None, True)
+        res, default_devices, devices = getattr(self, "_pending", None) or (None, True, True)
         props = [("Description", ("s", "pyrunc container %s" % (self.id or self.unit))),
                  ("Slice", ("s", self.slice)),
                  ("Delegate", ("b", True)),
@@ -197,7 +198,7 @@ class SystemdManager(V2Manager):
             bus.close()
         self._wait(lambda: str(pid) in self._procs(), "the scope to hold the init")
         self._pending = None
-        V2Manager.apply(self, res, default_devices)
+        V2Manager.apply(self, res, default_devices, devices)
 
     def _procs(self):
         try:
