@@ -258,3 +258,25 @@ def test_state_store_survives_pid_reuse(rt, make_bundle):
     assert rt.state(cid)["status"] == "created"
     assert oct(os.stat(Path(rt.root) / cid).st_mode & 0o777) == "0o700"
     rt.ok("delete", "--force", cid)
+
+
+def test_rootless_flag_and_the_default_root(tmp_path):
+    """--rootless takes true|false|auto; the default root is
+    $XDG_RUNTIME_DIR/pyrunc only for a rootless caller (runc's rule), so
+    root outside any user namespace keeps /run/pyrunc whatever XDG says."""
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
+    r = subprocess.run(PYRUNC + ["--rootless=maybe", "list"], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 2 and "--rootless: 'maybe' is not true, false or auto" in r.stderr
+    r = subprocess.run(PYRUNC + ["--rootless", "true", "list", "-q"], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    os.mkdir(tmp_path / "pyrunc")
+    (tmp_path / "pyrunc" / "x").mkdir()
+    (tmp_path / "pyrunc" / "x" / "state.json").write_text("{}")
+    listed = subprocess.run(PYRUNC + ["--rootless", "true", "list", "-q"],
+                            capture_output=True, text=True, env=env).stdout
+    assert listed.split() == ["x"]
+    listed = subprocess.run(PYRUNC + ["list", "-q"], capture_output=True, text=True,
+                            env=env).stdout
+    assert "x" not in listed.split()

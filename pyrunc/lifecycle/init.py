@@ -295,9 +295,10 @@ def exec_helper(sysc, sock, plan, prep, report_fd):
         if proc_dir < 0:
             raise
     # Linux 5.10 (fixed by 6.1): execveat(fd, "", AT_EMPTY_PATH) fails with
-    # ENOENT once the task has joined a namespace with setns (mount or pid
-    # seen), whatever the file; a path relative to the cwd does not. So the same sealed memfd through
-    # the host's procfs (opened before any setns; /proc/self is us there),
-    # and the helper returns to the process's cwd (plan.cwd_fd).
+    # ENOENT once the task has joined a namespace with setns (seen for mount
+    # and pid), whatever the file; a path relative to the cwd does not. So
+    # the same sealed memfd through the host's procfs (opened before any
+    # setns; /proc/self is us there), and the helper returns to the
+    # process's cwd (plan.cwd_fd).
     os.fchdir(proc_dir)
     os.execve("self/fd/%d" % prep.helper, argv, {})
