@@ -378,3 +378,34 @@ def test_an_older_kernel_is_refused_at_once_in_one_line(rt, make_bundle):
     assert r.returncode == 1
     assert len(r.stderr.splitlines()) == 1 and "is too old: pyrunc needs Linux 5.10" in r.stderr
     assert rt.ids() == []
+
+
+def test_env_one_entry_per_name_the_last_wins(rt, make_bundle):
+    """runc: a name given twice is set once, to its last value, and an
+    empty HOME (even after a non-empty one) is the user's home."""
+    def edit(c):
+        c["process"]["env"] = ["ONE=two", "PATH=/usr/bin:/bin", "ONE=three",
+                               "HOME=/override", "HOME="]
+    b = make_bundle(["env"], edit)
+    out = rt.ok("run", "--bundle", b, unique_id()).stdout.split()
+    assert sorted(out) == ["HOME=/root", "ONE=three", "PATH=/usr/bin:/bin"]
+    assert out.index("ONE=three") < out.index("PATH=/usr/bin:/bin")   # first one's place
+
+
+def test_foreground_terminal_output_has_no_carriage_returns(rt, make_bundle):
+    """runc clears ONLCR on the container's pty whatever our stdin is: a
+    terminal's own output processing adds \\r where one is needed."""
+    def edit(c):
+        c["process"]["terminal"] = True
+    b = make_bundle(["sh", "-c", "echo one; echo two"], edit)
+    import pty
+    m, s = pty.openpty()
+    try:
+        r = subprocess.run(PYRUNC + ["--root", rt.root, "run", "--bundle", b, unique_id()],
+                           stdin=s, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+    finally:
+        os.close(m)
+        os.close(s)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"one\ntwo\n"

@@ -198,6 +198,7 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
                 procfs.contexts = [prep.keep(fd) for fd in lproc.proc_contexts(
                     prep.helper, pid_fd(prep.ns), n)]
         own_pty = proc is not None and proc.terminal and not console_socket
+        prep.own_pty = own_pty
         if own_pty:
             # `run` in the foreground with a terminal: pyrunc itself is the
             # console socket's other end (run.py proxies the pty)

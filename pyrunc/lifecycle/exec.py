@@ -37,6 +37,7 @@ class Prep:
         self.apparmor = self.selinux = None
         self.listener = -1
         self.proc_dir = -1
+        self.own_pty = False
 
     def close(self):
         for fd in self.fds:
@@ -156,6 +157,7 @@ def exec_(ctx, cid, opts):
             pty_sock, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
             prep.console = theirs.detach()
             prep.fds.append(prep.console)
+            prep.own_pty = True
         if not detach:
             sysc.prctl(PR_SET_CHILD_SUBREAPER, 1)
         rep_r, rep_w = os.pipe()

@@ -213,13 +213,14 @@ def process_plan(sysc, proc, prep, personality, procfs, make_console=True, fork=
         if proc.terminal:
             from pyrunc.linux import console
             console.setup(sysc, prep.console, proc.console_size, make_console,
-                          ctty=not fork, uid=proc.user.uid)
+                          ctty=not fork, uid=proc.user.uid,
+                          ours=getattr(prep, "own_pty", False))
         lproc.apply_attributes(sysc, proc, personality, procfs)
         if getattr(prep, "apparmor", None) or getattr(prep, "selinux", None):
             from pyrunc.linux import lsm
             lsm.apply(procfs, prep.apparmor, prep.selinux)
         lproc.chdir(proc.cwd)
-        env = lproc.with_home(list(proc.env), proc.user.uid)
+        env = lproc.with_home(lproc.dedup_env(proc.env), proc.user.uid)
         if prep.preserve and os.environ.get("LISTEN_FDS"):
             env = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
             env += ["LISTEN_FDS=" + os.environ["LISTEN_FDS"], "LISTEN_PID=1"]

@@ -37,16 +37,8 @@ def proxy(master, pid):
             fcntl.ioctl(master, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
         except OSError:
             pass
-    else:
-        # our stdin is no terminal (a pipe, a file): no \r before each \n in
-        # what the process writes, as runc does
-        import termios
-        try:
-            attrs = termios.tcgetattr(master)
-            attrs[1] &= ~termios.ONLCR
-            termios.tcsetattr(master, termios.TCSANOW, attrs)
-        except termios.error:
-            pass
+    # (the pty has ONLCR off: linux/console.py; our terminal's output
+    # processing, OPOST kept above, adds the \r where one is needed)
     pidfd = os.pidfd_open(pid)
     p = select.poll()
     for fd in (0, master, pidfd):

@@ -11,6 +11,7 @@ import fcntl
 import os
 import stat
 import struct
+import termios   # imported before pivot_root, as this module is
 
 from pyrunc.errors import PyruncError
 from pyrunc.linux import mounts
@@ -38,15 +39,23 @@ def open_pty(sysc):
     return master, peer, "/dev/pts/%d" % n
 
 
-def setup(sysc, sock_fd, console_size, make_console=True, ctty=True, uid=None):
+def setup(sysc, sock_fd, console_size, make_console=True, ctty=True, uid=None,
+          ours=False):
     """In the container's init, after pivot_root. Returns nothing; fds 0-2
     are the pty peer afterwards. ctty=False: the init helper's forked child
-    makes it its controlling terminal (F_NEW_SESSION), not this process."""
+    makes it its controlling terminal (F_NEW_SESSION), not this process.
+    ours: the other end is pyrunc's own proxy (run/exec in the foreground):
+    no \r is added before \n (ONLCR off, as runc), set before the process
+    can write a byte; a terminal on pyrunc's side adds its own."""
     try:
         master, peer, name = open_pty(sysc)
     except OSError as e:
         raise PyruncError("cannot allocate a pty: %s" % os.strerror(e.errno).lower())
     try:
+        if ours:
+            attrs = termios.tcgetattr(master)
+            attrs[1] &= ~termios.ONLCR
+            termios.tcsetattr(master, termios.TCSANOW, attrs)
         if console_size is not None:
             fcntl.ioctl(master, TIOCSWINSZ, struct.pack("HHHH", console_size.height,
                                                         console_size.width, 0, 0))

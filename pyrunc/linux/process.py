@@ -200,6 +200,20 @@ def _is_exec(path):
     return stat.S_ISREG(st.st_mode) and st.st_mode & 0o111
 
 
+def dedup_env(env):
+    """One entry per name, the last value winning at the first one's place
+    (runc: ["ONE=two", "ONE=three"] is ONE=three)."""
+    pos, out = {}, []
+    for e in env:
+        k = e.partition("=")[0]
+        if k in pos:
+            out[pos[k]] = e
+        else:
+            pos[k] = len(out)
+            out.append(e)
+    return out
+
+
 def with_home(env, uid):
     """HOME for the process when env has none or an empty one (as runc):
     the user's home from the container's /etc/passwd, else "/". Called
