@@ -41,6 +41,7 @@
  * outside the namespace.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -142,8 +143,11 @@ static int report_fd = -1;
 
 static void die(const char *what, int err)
 {
-    char msg[512];
-    int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+    char msg[512], e[128];
+    /* runc's wording: "exec /run.sh: no such file or directory" */
+    snprintf(e, sizeof(e), "%s", strerror(err));
+    e[0] = (char)tolower((unsigned char)e[0]);
+    int n = snprintf(msg, sizeof(msg), "%s: %s", what, e);
     if (report_fd >= 0 && n > 0) {
         ssize_t w = write(report_fd, msg, (size_t)n);
         (void)w;
@@ -477,7 +481,7 @@ int main(int argc, char **argv)
     execve(path, cargv, cenvp);
     {
         char what[300];
-        snprintf(what, sizeof(what), "exec: \"%s\"", path);
+        snprintf(what, sizeof(what), "exec %s", path);
         die(what, errno);
     }
     return 127;

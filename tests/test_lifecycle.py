@@ -409,3 +409,20 @@ def test_foreground_terminal_output_has_no_carriage_returns(rt, make_bundle):
         os.close(s)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"one\ntwo\n"
+
+
+def test_exec_failures_are_255_in_runcs_words(rt, make_bundle, tmp_path):
+    """runc's exec.bats: a pid file that cannot be written fails the exec
+    (255, the process killed); an execve error reads "exec PATH: error"."""
+    b = make_bundle(["sleep", "60"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    try:
+        r = rt.cmd("exec", "--pid-file", tmp_path / "missing" / "pid", cid, "sleep", "77")
+        assert r.returncode == 255 and "pid file" in r.stderr, r.stderr
+        assert subprocess.run(["pgrep", "-f", "sleep 77"]).returncode == 1
+        r = rt.cmd("exec", cid, "/run.sh")
+        assert r.returncode == 255
+        assert "exec /run.sh: no such file or directory" in r.stderr, r.stderr
+    finally:
+        rt.ok("delete", "--force", cid)

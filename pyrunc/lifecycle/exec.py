@@ -198,7 +198,16 @@ def exec_(ctx, cid, opts):
         fault_point("exec-started")
         if opts.get("pid_file"):
             from pyrunc.lifecycle.create import write_pid_file
-            write_pid_file(opts["pid_file"], pid)
+            try:
+                write_pid_file(opts["pid_file"], pid)
+            except OSError as e:
+                # runc: the process is killed and exec fails (255)
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+                raise PyruncError("pid file %s: %s" % (opts["pid_file"],
+                                                       os.strerror(e.errno).lower())) from None
     finally:
         prep.close()
     if detach:

@@ -247,7 +247,8 @@ def find_executable(arg0, env):
         try:
             st = os.stat(arg0)
         except OSError as e:
-            raise PyruncError('exec: "%s": stat %s: %s' % (arg0, arg0, os.strerror(e.errno).lower()))
+            # runc 1.5's wording (1.1 said 'exec: "P": stat P: ...')
+            raise PyruncError('exec %s: %s' % (arg0, os.strerror(e.errno).lower()))
         if stat.S_ISDIR(st.st_mode):
             raise PyruncError('exec: "%s": is a directory' % arg0)
         if not st.st_mode & 0o111:
