@@ -426,3 +426,27 @@ def test_exec_failures_are_255_in_runcs_words(rt, make_bundle, tmp_path):
         assert "exec /run.sh: no such file or directory" in r.stderr, r.stderr
     finally:
         rt.ok("delete", "--force", cid)
+
+
+def test_kill_without_a_pid_namespace_reaches_what_outlives_the_init(rt, make_bundle):
+    """runc's kill.bats "host pidns + init gone": without a pid namespace of
+    its own, KILL goes to every process of the container's cgroup, even
+    once its init has died and the container is stopped."""
+    def edit(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+    b = make_bundle(["sh", "-c", "sleep 171 & sleep 171 & exec sleep 172"], edit)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    try:
+        init = rt.state(cid)["pid"]
+        assert wait_for(lambda: len(subprocess.run(["pgrep", "-f", "sleep 171"],
+                                                   capture_output=True).stdout.split()) == 2)
+        os.kill(init, signal.SIGKILL)
+        assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+        r = rt.cmd("kill", cid, "KILL")
+        assert r.returncode == 0, r.stderr
+        assert wait_for(lambda: subprocess.run(["pgrep", "-f", "sleep 171"]).returncode == 1)
+        r = rt.cmd("kill", cid, "TERM")          # any other signal: not running
+        assert r.returncode == 1 and "container not running" in r.stderr
+    finally:
+        rt.ok("delete", "--force", cid)

@@ -41,12 +41,14 @@ def kill(ctx, cid, sig, all_=False):
     c = store.load(cid)
     status = c.status()
     running = status in ("created", "running", "paused")
-    if not running and not (all_ and status == "stopped"):
-        raise PyruncError("container not running")
     # Without a pid namespace of its own, the container's processes do not
-    # die with its init: SIGKILL goes to every process of its cgroup (runc).
+    # die with its init: SIGKILL goes to every process of its cgroup, also
+    # once the init is gone (runc's kill.bats "host pidns + init gone").
+    whole = all_ or (sig == 9 and "pid" not in c.data.get("namespaces", ["pid"]))
+    if not running and not (whole and status == "stopped"):
+        raise PyruncError("container not running")
     mgr = None
-    if all_ or (sig == 9 and "pid" not in c.data.get("namespaces", ["pid"])):
+    if whole:
         mgr = cgroup_manager(c)
         if mgr is not None:
             mgr.kill_all(sig)       # (--all on a stopped container: what is left)
