@@ -33,36 +33,46 @@ DEFAULT_ROOT = "/run/pyrunc"
 
 
 class Ctx:
-    __slots__ = ("root", "root_given", "debug", "systemd_cgroup", "rootless", "command", "criu")
+    __slots__ = ("root", "root_given", "debug", "systemd_cgroup", "_rootless", "command",
+                 "criu")
 
     def __init__(self, g, command):
-        self.rootless = _rootless(g["rootless"])
-        self.root = g["root"] or _default_root(self.rootless)
+        self._rootless = _rootless_flag(g["rootless"])
+        self.root = g["root"] or _default_root(self)
         self.root_given = bool(g["root"])
         self.debug = g["debug"]
         self.systemd_cgroup = g["systemd_cgroup"]
         self.command = command
         self.criu = g["criu"]
 
+    @property
+    def rootless(self):
+        """--rootless auto (the default): rootless when not root, or root only
+        inside a user namespace (e.g. under rootless podman). Decided on
+        first use: most calls (state, kill...) never need it."""
+        if self._rootless is None:
+            if os.geteuid() != 0:
+                self._rootless = True
+            else:
+                from pyrunc.linux import in_userns
+                self._rootless = in_userns()
+        return self._rootless
 
-def _rootless(value):
-    """--rootless true|false|auto (default auto): rootless when not root, or
-    root only inside a user namespace (e.g. under rootless podman)."""
+
+def _rootless_flag(value):
+    """--rootless true|false|auto: True, False, or None (auto, decided later)."""
     if value in (None, "", "auto"):
-        if os.geteuid() != 0:
-            return True
-        from pyrunc.linux import in_userns
-        return in_userns()
+        return None
     if value in ("true", "false"):
         return value == "true"
     from pyrunc.errors import UsageError
     raise UsageError("--rootless: %r is not true, false or auto" % value)
 
 
-def _default_root(rootless):
+def _default_root(ctx):
     """runc's rule: $XDG_RUNTIME_DIR/pyrunc for a rootless caller that has one."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if rootless and xdg:
+    if xdg and ctx.rootless:
         return os.path.join(xdg, "pyrunc")
     return DEFAULT_ROOT
 
