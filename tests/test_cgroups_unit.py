@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -1224,3 +1225,75 @@ def test_systemd_driver_is_refused_without_systemd_or_off_v2(tmp_path):
         assert "needs a pure cgroup v2 host" in str(e.value)
     else:
         assert "systemd is not running" in str(e.value)
+
+
+# --- Warmup: the first-migration wait paid early ------------------------------
+
+def _own_cgroup_file(tmp_path, text):
+    f = tmp_path / "self-cgroup"
+    f.write_text(text)
+    return str(f)
+
+
+def test_warmup_targets_the_callers_own_cgroup_in_each_layout(tmp_path):
+    root = tmp_path / "cg"
+    (root / "pids" / "user.slice").mkdir(parents=True)
+    (root / "pids" / "user.slice" / "cgroup.procs").write_text("")
+    (root / "unified" / "u").mkdir(parents=True)
+    (root / "unified" / "u" / "cgroup.procs").write_text("")
+    (root / "systemd" / "s").mkdir(parents=True)
+    (root / "systemd" / "s" / "cgroup.procs").write_text("")
+    # hybrid: first listed hierarchy that exists wins; name=systemd is "systemd"
+    f = _own_cgroup_file(tmp_path, "3:memory:/gone\n1:name=systemd:/s\n8:pids:/user.slice\n0::/u\n")
+    assert cg.Warmup._target(str(root), f) == str(root / "systemd" / "s" / "cgroup.procs")
+    f = _own_cgroup_file(tmp_path, "0::/u\n8:pids:/user.slice\n")
+    assert cg.Warmup._target(str(root), f) == str(root / "unified" / "u" / "cgroup.procs")
+    # pure v2: cgroup2 at the root itself; the root cgroup is "/"
+    (root / "cgroup.controllers").write_text("")
+    (root / "cgroup.procs").write_text("")
+    assert cg.Warmup._target(str(root), _own_cgroup_file(tmp_path, "0::/\n")) == \
+        str(root / "cgroup.procs")
+    assert cg.Warmup._target(str(root), _own_cgroup_file(tmp_path, "0::/nowhere\n")) is None
+
+
+def test_warmup_writes_itself_until_stopped_and_moves_nothing(tmp_path):
+    root = tmp_path / "cg"
+    (root / "pids" / "a").mkdir(parents=True)
+    procs = root / "pids" / "a" / "cgroup.procs"
+    procs.write_text("")
+    w = cg.Warmup(str(root), _own_cgroup_file(tmp_path, "8:pids:/a\n"))
+    assert w.target == str(procs)
+    deadline = time.monotonic() + 10
+    while w.writes < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    w.stop()
+    n = w.writes
+    assert n >= 3                       # it repeats while the caller works
+    time.sleep(0.02)
+    assert w.writes == n                # and stops when told
+    assert set(procs.read_text()) == {"0"}   # "0": the writer itself, no other pid
+    w.stop()                            # twice is harmless
+
+
+def test_warmup_gives_up_quietly_where_it_cannot_write(tmp_path):
+    root = tmp_path / "cg"
+    (root / "pids" / "ro").mkdir(parents=True)
+    (root / "pids" / "ro" / "cgroup.procs").mkdir()      # EISDIR on open
+    w = cg.Warmup(str(root), _own_cgroup_file(tmp_path, "8:pids:/ro\n"))
+    w.stop()
+    assert w.writes == 0
+    w = cg.Warmup(str(root), str(tmp_path / "no-such-file"))
+    assert w.target is None
+    w.stop()
+
+
+def test_warmup_on_this_host_is_a_real_no_op_migration():
+    before = open("/proc/self/cgroup").read()
+    w = cg.Warmup()
+    assert w.target is not None and w.target.endswith("/cgroup.procs")
+    deadline = time.monotonic() + 10
+    while w.writes < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    w.stop()
+    assert w.writes >= 2
+    assert open("/proc/self/cgroup").read() == before

@@ -75,3 +75,11 @@ def test_propagation_before_5_12_is_mount2_with_ms_rec(dirfd):
     rec = Recorder(False)
     mounts.set_propagation(rec, fd, [(S.MS_PRIVATE, True), (S.MS_SHARED, False)])
     assert [c[3] for c in rec.calls] == [S.MS_PRIVATE | S.MS_REC, S.MS_SHARED]
+
+
+def test_mountinfo_fields_unescape_octal_without_re():
+    from pyrunc.linux import procfs
+    assert procfs.unescape("/plain/path") == "/plain/path"
+    assert procfs.unescape(r"/a\040b\011c\012d") == "/a b\tc\nd"
+    assert procfs.unescape(r"/back\134slash\134040") == "/back\\slash\\040"
+    assert procfs.unescape("/odd\\9xy\\") == "/odd\\9xy\\"

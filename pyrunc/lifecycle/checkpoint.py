@@ -34,6 +34,7 @@ import subprocess
 
 from pyrunc import OCI_VERSION, log
 from pyrunc.errors import PyruncError
+from pyrunc.linux import procfs
 from pyrunc.state import Store, proc_stat
 
 MANAGE_CGROUPS_MODES = ("soft", "full", "strict", "ignore")
@@ -88,19 +89,14 @@ def _criu_error(log_path, rc, what):
 
 # --- mounts -----------------------------------------------------------------
 
-def _unescape(s):
-    return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n") \
-            .replace("\\134", "\\")
-
-
 def _mountinfo(pid):
     rows = []
     with open("/proc/%d/mountinfo" % pid) as f:
         for line in f:
             a, _, b = line.partition(" - ")
             fs = a.split()
-            rows.append({"id": int(fs[0]), "dev": fs[2], "root": _unescape(fs[3]), "mp": _unescape(fs[4]),
-                         "fstype": b.split()[0] if b else ""})
+            rows.append({"id": int(fs[0]), "dev": fs[2], "root": procfs.unescape(fs[3]),
+                         "mp": procfs.unescape(fs[4]), "fstype": b.split()[0] if b else ""})
     return rows
 
 

@@ -129,13 +129,26 @@ def check_config(config, warn=log.warn):
 def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
            preserve_fds=0, subreaper=False):
     """Returns the Container (status created)."""
-    from pyrunc.config import load_bundle
-
     store = Store(ctx.root)
     from pyrunc.state import validate_id
     validate_id(cid)
     from pyrunc.linux.sys import check_kernel
     check_kernel()
+    warm = None
+    if os.geteuid() == 0:
+        from pyrunc.linux.cgroups import Warmup
+        warm = Warmup()     # stopped before the fork, also on every error
+    try:
+        return _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot,
+                       preserve_fds, subreaper, warm)
+    finally:
+        if warm is not None:
+            warm.stop()
+
+
+def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserve_fds,
+            subreaper, warm):
+    from pyrunc.config import load_bundle
     raw, config, rootfs = load_bundle(bundle)
     bundle = os.path.abspath(bundle)
     proc = config.process
@@ -213,6 +226,8 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         from pyrunc.lifecycle import init
         init.preload(config)
         ps, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        if warm is not None:
+            warm.stop()     # the child gets no thread; the init's migration is soon
         c1 = os.fork()
         if c1 == 0:
             ps.close()

@@ -100,10 +100,6 @@ def build_process(c, opts):
 
 
 def exec_(ctx, cid, opts):
-    from pyrunc.linux import capabilities, namespaces, rlimits
-    from pyrunc.linux import process as lproc
-    from pyrunc.linux.sys import real, PR_SET_CHILD_SUBREAPER, CLOSE_RANGE_CLOEXEC
-
     store = Store(ctx.root)
     c = store.load(cid)
     status = c.status()
@@ -113,6 +109,22 @@ def exec_(ctx, cid, opts):
         # the new process would join a frozen cgroup and hang in set-up
         raise PyruncError("exec failed: cannot exec in a paused container "
                           "(use --ignore-paused to override)")
+    warm = None
+    if os.geteuid() == 0 and c.data.get("cgroup"):
+        from pyrunc.linux.cgroups import Warmup
+        warm = Warmup()     # see Warmup: the child's migration below is then fast
+    try:
+        return _exec(c, opts, warm)
+    finally:
+        if warm is not None:
+            warm.stop()
+
+
+def _exec(c, opts, warm):
+    from pyrunc.linux import capabilities, namespaces, rlimits
+    from pyrunc.linux import process as lproc
+    from pyrunc.linux.sys import real, PR_SET_CHILD_SUBREAPER, CLOSE_RANGE_CLOEXEC
+
     proc = build_process(c, opts)
     detach = opts.get("detach")
     if proc.terminal and not opts.get("console_socket") and detach:
@@ -165,6 +177,8 @@ def exec_(ctx, cid, opts):
         from pyrunc.lifecycle import init
         init.preload_exec(proc)
         ps, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        if warm is not None:
+            warm.stop()
         c1 = os.fork()
         if c1 == 0:
             ps.close()

@@ -7,7 +7,6 @@ rootfs. Any other filesystem is fsopen/fsconfig/fsmount + move_mount.
 No mount ever re-resolves a destination string.
 """
 import os
-import re
 import stat
 
 from pyrunc.errors import PyruncError
@@ -255,7 +254,7 @@ def _submounts(sysc, fd):
             if mid == top:
                 continue
             todo.append(mid)
-            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), mp)
+            mp = procfs.unescape(mp)
             out.append(sysc.openat2(-100, mp, os.O_PATH | os.O_CLOEXEC, 0,
                                     S.RESOLVE_NO_SYMLINKS))
     return out

@@ -26,6 +26,22 @@ contexts = []
 preopened = None
 
 
+def unescape(field):
+    """A path field of /proc/*/mountinfo as the kernel wrote it: space, tab,
+    newline and backslash come as three octal digits after a backslash."""
+    if "\\" not in field:
+        return field
+    head, *rest = field.split("\\")
+    out = [head]
+    for part in rest:
+        digits = part[:3]
+        if len(digits) == 3 and all("0" <= c <= "7" for c in digits):
+            out.append(chr(int(digits, 8)) + part[3:])
+        else:
+            out.append("\\" + part)
+    return "".join(out)
+
+
 def fsopen(sysc):
     """A new procfs context (fsopen("proc")) for a proc mount: of the
     container's pid namespace."""

@@ -15,7 +15,7 @@ import os
 import stat
 
 from pyrunc.errors import PyruncError
-from pyrunc.linux import devices, mounts, paths
+from pyrunc.linux import devices, mounts, paths, procfs
 from pyrunc.linux import sys as S
 
 _ROOT_PROPAGATION = {
@@ -171,7 +171,7 @@ def mounts_under(path):
     prefix = path.rstrip("/") + "/"
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            mp = line.split()[4].replace("\\040", " ")
+            mp = procfs.unescape(line.split()[4])
             if mp.startswith(prefix):
                 out.append(mp)
     return out

@@ -159,6 +159,73 @@ def own_cgroups(proc_file="/proc/self/cgroup"):
     return out
 
 
+class Warmup:
+    """Pay the kernel's first-migration wait while the caller works.
+
+    Every migration (a write to cgroup.procs, v1 or v2) takes the global
+    threadgroup rwsem for writing; after a quiet spell that waits for an RCU
+    grace period (8-12 ms on the 2-core development machine), and for about
+    one more grace period after a write the next one is fast (0.1 ms). So
+    ``create`` starts this at its beginning: a thread writes "0" (itself)
+    to the cgroup.procs of the cgroup pyrunc already is in, a migration that
+    changes nothing, and repeats that every few ms until ``stop()`` (before
+    the fork), so that the real migration of the init finds the rwsem
+    warm. Any error (rootless, a read-only cgroupfs) just ends the thread."""
+
+    PERIOD = 0.003
+
+    def __init__(self, root=DEFAULT_ROOT, proc_file="/proc/self/cgroup"):
+        import _thread
+        self._stop = _thread.allocate_lock()
+        self._stop.acquire()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self.writes = 0
+        try:
+            self.target = self._target(root, proc_file)
+        except (OSError, ValueError, CgroupError):
+            self.target = None
+        if self.target is None:
+            self._done.release()
+        else:
+            _thread.start_new_thread(self._loop, ())
+
+    @staticmethod
+    def _target(root, proc_file):
+        """cgroup.procs of the caller's own cgroup, first hierarchy that has it."""
+        v2 = root if os.path.exists(root + "/cgroup.controllers") else root + "/unified"
+        for line in read_file(proc_file).splitlines():
+            num, ctrls, path = line.split(":", 2)
+            base = v2 if num == "0" else root + "/" + ctrls.replace("name=", "")
+            f = base + path.rstrip("/") + "/cgroup.procs"
+            if os.path.exists(f):
+                return f
+        return None
+
+    def _loop(self):
+        try:
+            fd = os.open(self.target, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                while True:
+                    os.write(fd, b"0")
+                    self.writes += 1
+                    if self._stop.acquire(True, self.PERIOD):
+                        break
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+        finally:
+            self._done.release()
+
+    def stop(self):
+        """End the thread and wait for it (a write in progress finishes)."""
+        if self._stop.locked():
+            self._stop.release()
+        self._done.acquire()
+        self._done.release()
+
+
 def clean_path(p):
     """Lexically clean an absolute cgroup path; '..' stops at '/'."""
     p = os.path.normpath("/" + p)
