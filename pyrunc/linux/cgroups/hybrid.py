@@ -15,7 +15,12 @@ of every ancestor (it must be listed in the unified root's
 
 from pyrunc.linux.cgroups import CgroupError, resolve_path
 from pyrunc.linux.cgroups.v1 import V1Manager, hierarchies
-from pyrunc.linux.cgroups import v2 as _v2
+
+
+def _v2():
+    """The v2 driver's writers, imported only when a config needs them."""
+    from pyrunc.linux.cgroups import v2
+    return v2
 
 
 class HybridManager(V1Manager):
@@ -56,7 +61,7 @@ class HybridManager(V1Manager):
         if self.ctl_dir("hugetlb") is not None:
             return V1Manager._hugetlb(self, limits)
         d = self.ensure_unified("hugetlb", "linux.resources.hugepageLimits")
-        _v2.write_hugetlb(self, d, limits)
+        _v2().write_hugetlb(self, d, limits)
 
     def _rdma(self, rdma, d=None):
         if self.ctl_dir("rdma") is not None:
@@ -67,10 +72,10 @@ class HybridManager(V1Manager):
     def _unified(self, unified):
         d = self.unified_dir()
         for key in unified:
-            ctl = _v2.unified_controller(key)
+            ctl = _v2().unified_controller(key)
             if ctl is not None:
                 self.ensure_unified(ctl, "linux.resources.unified[%r]" % key)
-        _v2.write_unified(self, d, unified,
+        _v2().write_unified(self, d, unified,
                           set(self._read(d + "/cgroup.controllers").split()))
 
     def stats(self):
