@@ -214,6 +214,44 @@ def test_pause_error_goes_to_the_json_log(rt, make_bundle, tmp_path):
     assert rec["level"] == "error" and "container does not exist" in rec["msg"]
 
 
+# --- exec --cgroup -------------------------------------------------------------
+
+def test_exec_cgroup_joins_a_sub_cgroup_and_refuses_to_climb(rt, make_bundle):
+    """runc's `exec --cgroup`: PATH (every controller) or CTL:PATH (v1) below
+    the container's cgroup; `..` out of it, a missing one or an unknown
+    controller fail the exec (255) and nothing runs."""
+    b = make_bundle(["sleep", "1000"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    path = cgroups_path(b)
+    r = rt.cmd("exec", "--cgroup", "..", cid, "touch", "/tmp/ran")
+    assert r.returncode == 255 and "bad sub cgroup path: .." in r.stderr, r.stderr
+    r = rt.cmd("exec", "--cgroup", "nonexistent", cid, "touch", "/tmp/ran")
+    assert r.returncode == 255, r.stderr
+    assert "adding pid " in r.stderr and "no such file or directory" in r.stderr
+    assert rt.cmd("exec", cid, "test", "-e", "/tmp/ran").returncode == 1
+    mem = v1_hierarchy("memory")
+    if mem:
+        r = rt.cmd("exec", "--cgroup", "whaaat:/", cid, "true")
+        assert r.returncode == 255 and "unknown controller whaaat" in r.stderr, r.stderr
+        os.mkdir(mem + path + "/submem")
+        out = rt.ok("exec", "--cgroup", "memory:submem", cid, "cat", "/proc/self/cgroup").stdout
+        rows = [line.split(":", 2) for line in out.split()]
+        assert [p for _n, c, p in rows if c == "memory"] == [path + "/submem"]
+        assert all(p == path for _n, c, p in rows if c != "memory"), out
+        # explicit "/" is the container's own cgroup
+        out = rt.ok("exec", "--cgroup", "/", cid, "cat", "/proc/self/cgroup").stdout
+        assert all(line.split(":", 2)[2] == path for line in out.split()), out
+    else:
+        os.mkdir(CG + path + "/sub")
+        out = rt.ok("exec", "--cgroup", "sub", cid, "cat", "/proc/self/cgroup").stdout
+        assert out.strip().startswith("0::") and out.strip().endswith("/sub"), out
+        r = rt.cmd("exec", "--cgroup", "memory:sub", cid, "true")
+        assert r.returncode == 255 and "need cgroup v1" in r.stderr, r.stderr
+    rt.ok("delete", "--force", cid)
+    assert not os.path.exists((mem or CG) + path)
+
+
 # --- ps -----------------------------------------------------------------------
 
 def test_ps_json_and_table(rt, make_bundle, tmp_path):

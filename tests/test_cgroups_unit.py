@@ -1297,3 +1297,30 @@ def test_warmup_on_this_host_is_a_real_no_op_migration():
     w.stop()
     assert w.writes >= 2
     assert open("/proc/self/cgroup").read() == before
+
+
+def test_exec_cgroup_arguments_parse_as_runc():
+    assert cg.parse_sub_cgroups(None) == {}
+    assert cg.parse_sub_cgroups(["sub"]) == {"": "sub"}
+    assert cg.parse_sub_cgroups(["memory:m", "cpu,cpuacct:c"]) == \
+        {"memory": "m", "cpu": "c", "cpuacct": "c"}
+    for bad, msg in ((["a", "b"], "multiple paths specified for all controllers"),
+                     ([",cpu:x"], "empty <controller> prefix"),
+                     (["cpu:a", "cpu,memory:b"], "controller cpu specified multiple times")):
+        with pytest.raises(cg.CgroupError, match=msg):
+            cg.parse_sub_cgroups(bad)
+
+
+def test_exec_dirs_per_hierarchy(fs):
+    fs.v1()
+    m = v1_manager(fs, "/a/b", create=False)
+    base = {k: m.dir(k) for k in m.paths}
+    assert m.exec_dirs({}) == base
+    d = m.exec_dirs({"memory": "sub", "": "all"})
+    for k in m.paths:
+        assert d[k] == base[k] + ("/sub" if k == "memory" else "/all")
+    assert m.exec_dirs({"": "/"}) == base
+    with pytest.raises(cg.CgroupError, match="bad sub cgroup path: ../x"):
+        m.exec_dirs({"": "../x"})
+    with pytest.raises(cg.CgroupError, match="unknown controller nope"):
+        m.exec_dirs({"nope": "x"})

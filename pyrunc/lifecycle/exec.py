@@ -126,6 +126,14 @@ def _exec(c, opts, warm):
     from pyrunc.linux.sys import real, PR_SET_CHILD_SUBREAPER, CLOSE_RANGE_CLOEXEC
 
     proc = build_process(c, opts)
+    from pyrunc.lifecycle.common import cgroup_manager
+    mgr = cgroup_manager(c)
+    cg_dirs = None
+    if mgr is not None:
+        from pyrunc.linux.cgroups import parse_sub_cgroups
+        cg_dirs = mgr.exec_dirs(parse_sub_cgroups(opts.get("cgroup")))
+    elif opts.get("cgroup"):
+        raise PyruncError("--cgroup: the container has no cgroup")
     detach = opts.get("detach")
     if proc.terminal and not opts.get("console_socket") and detach:
         raise PyruncError("cannot allocate tty if pyrunc will detach without setting "
@@ -191,7 +199,7 @@ def _exec(c, opts, warm):
         if prep.listener >= 0:
             state = c.state_json()
             payload = lambda pid: init.notify_payload(config_lx.seccomp, pid, state)  # noqa: E731
-        pid = _drive(ps, c1, c, payload)
+        pid = _drive(ps, c1, c, mgr, cg_dirs, payload)
         ps.close()
         err = b""
         while True:
@@ -234,14 +242,12 @@ def _exec(c, opts, warm):
     return wait_exit_status(pid)
 
 
-def _drive(ps, c1, c, payload=None):
-    from pyrunc.lifecycle.common import cgroup_manager
+def _drive(ps, c1, c, mgr, cg_dirs, payload=None):
     pid = 0
     ok = False
     try:
-        mgr = cgroup_manager(c)
         if mgr is not None:
-            mgr.add_pid(c1)
+            mgr.add_exec_pid(c1, cg_dirs, c.pid)
         fault_point("exec-in-cgroup")
         send_to_child(ps, b"G")
         while True:

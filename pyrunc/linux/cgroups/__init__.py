@@ -226,6 +226,29 @@ class Warmup:
         self._done.release()
 
 
+def parse_sub_cgroups(values):
+    """``exec --cgroup`` arguments (runc): ``PATH`` for every controller, or
+    ``CTL[,CTL...]:PATH``; returns {controller or "": path}."""
+    out = {}
+    for v in values or ():
+        ctls, sep, path = v.partition(":")
+        if not sep:
+            if "" in out:
+                raise CgroupError("invalid --cgroup argument(s): multiple paths "
+                                  "specified for all controllers")
+            out[""] = v
+            continue
+        for c in ctls.split(","):
+            if not c:
+                raise CgroupError("invalid --cgroup argument: %s (empty <controller> "
+                                  "prefix)" % v)
+            if c in out:
+                raise CgroupError("invalid --cgroup argument(s): controller %s "
+                                  "specified multiple times" % c)
+            out[c] = path
+    return out
+
+
 def clean_path(p):
     """Lexically clean an absolute cgroup path; '..' stops at '/'."""
     p = os.path.normpath("/" + p)
@@ -408,6 +431,57 @@ class Manager:
     def add_pid(self, pid):
         for key in self.paths:
             self._write(self.dir(key) + "/cgroup.procs", pid)
+
+    # -- exec ----------------------------------------------------------------
+    def exec_dirs(self, subs):
+        """{key: dir} an exec'd process joins: the container's cgroup, or a
+        sub-cgroup of it per ``exec --cgroup`` (``parse_sub_cgroups``): a
+        path for every controller ("" key) and/or per controller."""
+        known = set()
+        out = {}
+        for key in self.paths:
+            ctls = set(key.replace("name=", "").split(",")) if key and key != "unified" else set()
+            known |= ctls
+            sub = subs.get("")
+            for c in ctls:
+                if c in subs:
+                    sub = subs[c]
+            base = self.dir(key)
+            if sub is None:
+                out[key] = base
+                continue
+            d = os.path.normpath(base + "/" + sub)
+            if d != base and not d.startswith(base + "/"):
+                raise CgroupError("bad sub cgroup path: %s" % sub)
+            out[key] = d
+        for c in subs:
+            if c and c not in known:
+                if self.kind in ("v2", "systemd"):
+                    raise CgroupError("invalid --cgroup argument %s:%s: controller-specific "
+                                      "paths need cgroup v1" % (c, subs[c]))
+                raise CgroupError("unknown controller %s" % c)
+        return out
+
+    def add_exec_pid(self, pid, dirs, init_pid=None):
+        """Move an exec'd process into ``dirs`` (``exec_dirs``). On cgroup v2
+        a container cgroup that now has domain controllers enabled below it
+        cannot take a process (EBUSY, no internal processes): without an
+        explicit --cgroup the process joins the init's current cgroup
+        instead, as runc does."""
+        try:
+            for d in dirs.values():
+                self._write(d + "/cgroup.procs", pid)
+        except CgroupError as e:
+            if (getattr(e, "errno", None) == 16 and init_pid and self.kind in ("v2", "systemd")
+                    and set(dirs.values()) == {self.dir(k) for k in self.paths}):
+                own = own_cgroups("/proc/%d/cgroup" % init_pid).get("")
+                if own is not None:
+                    try:
+                        return self._write(self.key_dir("") + own.rstrip("/") + "/cgroup.procs",
+                                           pid)
+                    except CgroupError as e2:
+                        e = e2
+            raise CgroupError("adding pid %d to cgroups: %s" % (pid, e)) from None
 
     def _collect_pids(self, top):
         out = []
