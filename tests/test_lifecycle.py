@@ -450,3 +450,80 @@ def test_kill_without_a_pid_namespace_reaches_what_outlives_the_init(rt, make_bu
         assert r.returncode == 1 and "container not running" in r.stderr
     finally:
         rt.ok("delete", "--force", cid)
+
+
+class PidfdReceiver:
+    """The caller's side of --pidfd-socket: listen, accept one connection
+    in a thread, keep the pidfd it brings (SCM_RIGHTS)."""
+
+    def __init__(self, path):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(1)
+        self.path = str(path)
+        self.fd, self.payload = None, None
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
+
+    def _accept(self):
+        import array
+        import socket
+        self.sock.settimeout(30)
+        conn, _ = self.sock.accept()
+        with conn:
+            fds = array.array("i")
+            msg, anc, _f, _a = conn.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
+            self.payload = msg
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:fds.itemsize])
+            self.fd = fds[0] if fds else None
+
+    def get(self):
+        self.t.join(30)
+        self.sock.close()
+        assert self.fd is not None, "no pidfd received"
+        return self.fd
+
+
+def test_pidfd_socket_gets_the_process_for_create_run_and_exec(rt, make_bundle, tmp_path):
+    """--pidfd-socket (runc 1.2+): the caller receives a pidfd of the init
+    (create, run -d) or of the exec'd process and signals exactly it."""
+    for verb in ("create", "run"):
+        b = make_bundle(["sleep", "1000"])
+        cid = unique_id()
+        recv = PidfdReceiver(tmp_path / ("%s.sock" % verb))
+        args = ["--bundle", b, "--pidfd-socket", recv.path, cid]
+        rt.ok(verb, *(["-d"] if verb == "run" else []), *args)
+        fd = recv.get()
+        assert recv.payload == b"pidfd"
+        init = rt.state(cid)["pid"]
+        assert int(open("/proc/self/fdinfo/%d" % fd).read().split("Pid:")[1].split()[0]) == init
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+        os.close(fd)
+        assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+        rt.ok("delete", cid)
+    b = make_bundle(["sleep", "1000"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    recv = PidfdReceiver(tmp_path / "exec.sock")
+    pidf = tmp_path / "exec.pid"
+    rt.ok("exec", "-d", "--pid-file", pidf, "--pidfd-socket", recv.path, cid, "sleep", "999")
+    fd = recv.get()
+    pid = int(pidf.read_text())
+    assert int(open("/proc/self/fdinfo/%d" % fd).read().split("Pid:")[1].split()[0]) == pid
+    signal.pidfd_send_signal(fd, signal.SIGKILL)
+    os.close(fd)
+    assert wait_for(lambda: not os.path.exists("/proc/%d" % pid)
+                    or open("/proc/%d/stat" % pid).read().split(")")[1].split()[0] == "Z")
+    assert rt.state(cid)["status"] == "running"       # the init was not touched
+    r = rt.cmd("exec", "--pidfd-socket", str(tmp_path / "nobody.sock"), cid, "true")
+    assert r.returncode == 255 and "pidfd socket" in r.stderr and \
+        "no such file or directory" in r.stderr
+    rt.ok("delete", "--force", cid)
+    r = rt.cmd("run", "-d", "--bundle", b, "--pidfd-socket", str(tmp_path / "nobody.sock"),
+               unique_id())
+    assert r.returncode == 1 and "pidfd socket" in r.stderr
+    assert rt.ids() == []

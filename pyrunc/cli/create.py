@@ -8,7 +8,8 @@ FLAGS = (
     (("--no-new-keyring",), "bool", "no_new_keyring", "do not create a new session keyring"),
     (("--preserve-fds",), "int", "preserve_fds", "pass N extra fds (3..3+N-1) to the process"),
     (("--detach", "-d"), "bool", "detach", "accepted for go-runc compatibility"),
-    (("--pidfd-socket",), "str", "pidfd_socket", "accepted, unused"),
+    (("--pidfd-socket",), "str", "pidfd_socket",
+     "AF_UNIX socket that receives a pidfd of the container's process"),
 )
 NARGS = 1
 
@@ -17,5 +18,6 @@ def run(ctx, opts, args):
     from pyrunc.lifecycle.create import create
     create(ctx, args[0], opts["bundle"] or ".", pid_file=opts["pid_file"],
            console_socket=opts["console_socket"], no_pivot=opts["no_pivot"],
+           pidfd_socket=opts["pidfd_socket"],
            preserve_fds=opts["preserve_fds"] or 0)
     return 0

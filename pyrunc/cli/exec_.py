@@ -19,7 +19,8 @@ FLAGS = (
      "join a sub-cgroup of the container's: PATH, or CTL[,CTL]:PATH (cgroup v1); repeatable"),
     (("--ignore-paused",), "bool", "ignore_paused",
      "exec into a paused container (the process starts frozen until resume)"),
-    (("--pidfd-socket",), "str", "pidfd_socket", "accepted, unused"),
+    (("--pidfd-socket",), "str", "pidfd_socket",
+     "AF_UNIX socket that receives a pidfd of the container's process"),
 )
 NARGS = (1, None)
 STOP_AT = 1   # the command after the id keeps its own flags

@@ -12,7 +12,8 @@ FLAGS = (
     (("--no-new-keyring",), "bool", "no_new_keyring", "do not create a new session keyring"),
     (("--preserve-fds",), "int", "preserve_fds", "pass N extra fds to the process"),
     (("--no-subreaper",), "bool", "no_subreaper", "accepted, unused"),
-    (("--pidfd-socket",), "str", "pidfd_socket", "accepted, unused"),
+    (("--pidfd-socket",), "str", "pidfd_socket",
+     "AF_UNIX socket that receives a pidfd of the container's process"),
 )
 NARGS = 1
 

@@ -127,7 +127,7 @@ def check_config(config, warn=log.warn):
 
 
 def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-           preserve_fds=0, subreaper=False):
+           preserve_fds=0, subreaper=False, pidfd_socket=None):
     """Returns the Container (status created)."""
     store = Store(ctx.root)
     from pyrunc.state import validate_id
@@ -140,14 +140,14 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
         warm = Warmup()     # stopped before the fork, also on every error
     try:
         return _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot,
-                       preserve_fds, subreaper, warm)
+                       preserve_fds, subreaper, warm, pidfd_socket)
     finally:
         if warm is not None:
             warm.stop()
 
 
 def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserve_fds,
-            subreaper, warm):
+            subreaper, warm, pidfd_socket=None):
     from pyrunc.config import load_bundle
     raw, config, rootfs = load_bundle(bundle)
     bundle = os.path.abspath(bundle)
@@ -221,6 +221,10 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
         else:
             prep.console = prep.keep(_console(console_socket)) if console_socket else -1
         prep.preserve = preserve_fds + extra
+        pidfd_sock = -1
+        if pidfd_socket:
+            from pyrunc.linux.sys import connect_unix
+            pidfd_sock = prep.keep(connect_unix(pidfd_socket, "pidfd socket"))
         if subreaper:
             sysc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is reparented to us
         from pyrunc.lifecycle import init
@@ -250,6 +254,8 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
         fault_point("create-saved")
         if pid_file:
             write_pid_file(pid_file, init_pid)
+        if pidfd_sock >= 0:
+            lproc.send_pidfd(pidfd_sock, init_pid)
         c.config = config
         return c
     except BaseException:

@@ -180,6 +180,11 @@ def _exec(c, opts, warm):
             prep.own_pty = True
         if not detach:
             sysc.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        pidfd_sock = -1
+        if opts.get("pidfd_socket"):
+            from pyrunc.linux.sys import connect_unix
+            pidfd_sock = connect_unix(opts["pidfd_socket"], "pidfd socket")
+            prep.fds.append(pidfd_sock)
         rep_r, rep_w = os.pipe()
         prep.fds += [rep_r, rep_w]
         from pyrunc.lifecycle import init
@@ -217,6 +222,12 @@ def _exec(c, opts, warm):
                 os.sched_setaffinity(pid, parse_cpu_list(aff.final))
             except OSError as e:
                 raise PyruncError("execCPUAffinity: %s" % os.strerror(e.errno).lower())
+        if pidfd_sock >= 0:
+            try:
+                lproc.send_pidfd(pidfd_sock, pid)
+            except PyruncError:
+                os.kill(pid, 9)     # nobody could signal it as asked
+                raise
         fault_point("exec-started")
         if opts.get("pid_file"):
             from pyrunc.lifecycle.create import write_pid_file

@@ -10,6 +10,7 @@ def run(ctx, cid, opts):
     detach = opts["detach"]
     c = create(ctx, cid, opts["bundle"] or ".", pid_file=opts["pid_file"],
                console_socket=opts["console_socket"], no_pivot=opts["no_pivot"],
+               pidfd_socket=opts["pidfd_socket"],
                preserve_fds=opts["preserve_fds"] or 0, subreaper=not detach)
     pid = c.pid
     master = None

@@ -380,3 +380,24 @@ def apply_attributes(sysc, proc, personality=None, procfs=None):
         except OSError as e:
             raise PyruncError("ioPriority: %s" % os.strerror(e.errno).lower())
     os.umask(proc.user.umask if proc.user.umask is not None else 0o022)
+
+
+def send_pidfd(sock_fd, pid):
+    """--pidfd-socket (runc): one sendmsg on the connected socket, payload
+    "pidfd", a pidfd of the process by SCM_RIGHTS. The caller can then
+    signal that very process (pidfd_send_signal) with no pid-reuse race."""
+    import _socket
+    import struct
+    from pyrunc.errors import PyruncError
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError as e:
+        raise PyruncError("pidfd_open %d: %s" % (pid, os.strerror(e.errno).lower())) from None
+    sock = _socket.socket(fileno=os.dup(sock_fd))
+    try:
+        sock.sendmsg([b"pidfd"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
+    except OSError as e:
+        raise PyruncError("pidfd socket: %s" % os.strerror(e.errno).lower()) from None
+    finally:
+        sock.close()
+        os.close(fd)
