@@ -584,3 +584,35 @@ def test_exec_cpu_affinity(rt, make_bundle, tmp_path):
     out = rt.ok("exec", "--process", pf, cid).stdout
     assert out.split()[-1] == "1"
     rt.ok("delete", "--force", cid)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two CPUs")
+def test_cpu_affinity_of_the_caller_does_not_reach_the_container(rt, make_bundle):
+    """`taskset -c 0 pyrunc run|exec`: the init and an exec'd process get
+    every CPU their cpuset allows, not pyrunc's own affinity (runc's
+    cpu_affinity.bats); with a cpuset of CPU 1 only, that is CPU 1."""
+    def allowed(out):
+        return [l.split()[1] for l in out.splitlines() if l.startswith("Cpus_allowed_list")]
+    everything = allowed(open("/proc/self/status").read())[0]
+    grep = ["grep", "Cpus_allowed_list", "/proc/self/status"]
+    b = make_bundle(grep)
+    r = subprocess.run(["taskset", "-c", "0"] + PYRUNC + ["--root", rt.root, "run", "--bundle",
+                       str(b), unique_id()], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert allowed(r.stdout) == [everything]
+
+    def one_cpu(cfg):
+        cfg["linux"].setdefault("resources", {})["cpu"] = {"cpus": "1", "mems": "0"}
+    b = make_bundle(["sleep", "1000"], one_cpu)
+    cid = unique_id()
+    r = subprocess.run(["taskset", "-c", "0"] + PYRUNC + ["--root", rt.root, "run", "-d",
+                       "--bundle", str(b), cid], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    assert r.returncode == 0
+    pid = rt.state(cid)["pid"]
+    assert allowed(open("/proc/%d/status" % pid).read()) == ["1"]
+    r = subprocess.run(["taskset", "-c", "0"] + PYRUNC + ["--root", rt.root, "exec", cid] + grep,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert allowed(r.stdout) == ["1"]
+    rt.ok("delete", "--force", cid)

@@ -326,6 +326,9 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
         if aff is not None and aff.initial:
             from pyrunc.linux.process import parse_cpu_list
             os.sched_setaffinity(0, parse_cpu_list(aff.initial))
+        else:
+            from pyrunc.linux.process import reset_cpu_affinity
+            reset_cpu_affinity()
         need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
         procfs = Procfs.open(sysc) if need else None
         # exec never touches the container's /dev/console (runc's rule)

@@ -19,7 +19,8 @@ def preload(config):
     import struct  # noqa: F401
     from pyrunc import fastjson  # noqa: F401
     from pyrunc.linux import devices, mounts, namespaces, paths, procfs, rlimits, rootfs, sysctl  # noqa: F401
-    from pyrunc.linux import lsm, process  # noqa: F401
+    from pyrunc.linux import lsm, process
+    process.possible_cpus()
     proc = config.process
     if proc is not None and proc.terminal:
         from pyrunc.linux import console  # noqa: F401
@@ -35,6 +36,7 @@ def preload_exec(proc):
     from pyrunc import fastjson  # noqa: F401
     import struct  # noqa: F401
     from pyrunc.linux import lsm, process, procfs, rlimits  # noqa: F401
+    process.possible_cpus()
     if proc.terminal:
         from pyrunc.linux import console  # noqa: F401
 
@@ -148,6 +150,9 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
         rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns, prep.mount_label,
                                           join_cgroup)
     join_cgroup()
+    # not the caller's affinity (`taskset -c 0 pyrunc run`): every CPU the
+    # container's cpuset allows
+    lproc.reset_cpu_affinity()
     if prep.listener >= 0:
         prep.notify_payload = notify_payload(config.linux.seccomp, prep.host_pid,
                                              c.state_json("created"))

@@ -401,3 +401,33 @@ def send_pidfd(sock_fd, pid):
     finally:
         sock.close()
         os.close(fd)
+
+
+def reset_cpu_affinity():
+    """Every CPU, which the kernel narrows to the task's cpuset. Called once
+    the process is in the container's cgroup: a task keeps the affinity it
+    inherits (since Linux 6.2 also across a cpuset move, as the user's
+    request), so a runtime started under `taskset` would pass it on (runc
+    resets it too)."""
+    try:
+        os.sched_setaffinity(0, range(possible_cpus()))
+    except OSError:
+        pass
+
+
+_possible = None
+
+
+def possible_cpus():
+    """1 + the highest CPU id the kernel can ever bring online. Read once, by
+    pyrunc on the host before it forks (preload): a child that has joined the
+    container's mount namespace would read the container's /sys."""
+    global _possible
+    if _possible is None:
+        try:
+            with open("/sys/devices/system/cpu/possible") as f:
+                n = int(f.read().strip().replace(",", "-").split("-")[-1]) + 1
+        except (OSError, ValueError):
+            n = 1024
+        _possible = max(1, min(n, 8192))
+    return _possible
