@@ -553,9 +553,35 @@ def test_memory_policy(rt, make_bundle):
             c["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": nodes}
         r = rt.cmd("run", "--bundle", make_bundle(["true"], huge), unique_id(), timeout=20)
         assert r.returncode == 1, r.stderr
-        assert r.stderr.strip() == ("pyrunc: run: config.json: /linux/memoryPolicy/nodes: %r "
-                                    "is not a list of NUMA nodes below 1024" % nodes)
+        assert r.stderr.strip() == ("pyrunc: run: config.json: /linux/memoryPolicy/nodes: "
+                                    "invalid memory policy node: %r is not a list of NUMA "
+                                    "nodes below 1024" % nodes)
         assert rt.ids() == []
+    # runc's words for what is wrong, where runc's suite looks for them
+    for pol, words in (({}, "invalid memory policy mode"),
+                       ({"mode": "INTERLEAVE"}, "invalid memory policy mode"),
+                       ({"mode": "MPOL_BIND", "flags": ["x"]}, "invalid memory policy flag"),
+                       ({"mode": "MPOL_DEFAULT", "nodes": "0-7"},
+                        "MPOL_DEFAULT mode requires 0 nodes but got 8")):
+        def edit(c, pol=pol):
+            c["linux"]["memoryPolicy"] = pol
+        r = rt.cmd("run", "--bundle", make_bundle(["true"], edit), unique_id())
+        assert r.returncode == 1 and words in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1 and rt.ids() == []
+
+
+def test_memory_policy_also_for_exec(rt, make_bundle):
+    """An exec'd process runs under the container's memoryPolicy, as the
+    init does (runc's memorypolicy.bats)."""
+    def edit(c):
+        c["linux"]["memoryPolicy"] = {"mode": "MPOL_PREFERRED", "nodes": "0",
+                                      "flags": ["MPOL_F_RELATIVE_NODES"]}
+    b = make_bundle(["sleep", "1000"], edit)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    out = rt.ok("exec", cid, "sh", "-c", "head -n 1 /proc/self/numa_maps").stdout
+    assert out.split()[1] == "prefer=relative:0", out
+    rt.ok("delete", "--force", cid)
 
 
 def test_unsupported_features_are_errors(rt, make_bundle):

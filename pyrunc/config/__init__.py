@@ -29,13 +29,24 @@ def validate(schema, doc, what):
     try:
         _validator.validate(schema, doc)
     except ValidationError as e:
-        raise ConfigError("%s: %s" % (what, e)) from None
+        raise ConfigError("%s: %s" % (what, _runc_words(e))) from None
     finally:
         # the generated module is large and needed once per invocation:
         # dropping it lets the rest of create reuse its memory (peak RSS)
         import sys
         sys.modules.pop("pyrunc.config._validator", None)
         globals().pop("_validator", None)
+
+
+def _runc_words(e):
+    """The error, with runc's words first where callers and runc's tests
+    look for them (memoryPolicy: "invalid memory policy [mode|flag|node]")."""
+    if e.path.startswith("/linux/memoryPolicy"):
+        part = e.path.split("/")[3:4]
+        word = {"mode": " mode", "flags": " flag", "nodes": " node"}.get(
+            part[0] if part else "", " mode" if '"mode"' in e.rule else "")
+        return "%s: invalid memory policy%s: %s" % (e.path, word, e.rule)
+    return str(e)
 
 
 def read_config(bundle):

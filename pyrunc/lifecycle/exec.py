@@ -329,6 +329,10 @@ def _child1(sysc, sock, ns_fds, proc, prep, rep_w, lx):
         else:
             from pyrunc.linux.process import reset_cpu_affinity
             reset_cpu_affinity()
+        if lx is not None and lx.memory_policy is not None:
+            # the container's policy, as for its init (runc)
+            from pyrunc.linux.process import apply_memory_policy
+            apply_memory_policy(sysc, lx.memory_policy)
         need = proc.oom_score_adj is not None or prep.apparmor or prep.selinux
         procfs = Procfs.open(sysc) if need else None
         # exec never touches the container's /dev/console (runc's rule)

@@ -325,10 +325,15 @@ def check_memory_policy(mp):
     if mp is None or not mp.nodes:
         return
     try:
-        parse_cpu_list(mp.nodes, MAX_NODES)
+        nodes = parse_cpu_list(mp.nodes, MAX_NODES)
     except ValueError:
-        raise ConfigError("config.json: /linux/memoryPolicy/nodes: %r is not a list of "
-                          "NUMA nodes below %d" % (mp.nodes, MAX_NODES)) from None
+        raise ConfigError("config.json: /linux/memoryPolicy/nodes: invalid memory policy node: "
+                          "%r is not a list of NUMA nodes below %d" % (mp.nodes, MAX_NODES)) \
+            from None
+    if mp.mode in ("MPOL_DEFAULT", "MPOL_LOCAL") and nodes:
+        # set_mempolicy(2) would say EINVAL; runc says this
+        raise ConfigError("config.json: /linux/memoryPolicy: invalid memory policy: %s mode "
+                          "requires 0 nodes but got %d" % (mp.mode, len(nodes)))
 
 
 def apply_memory_policy(sysc, mp):
