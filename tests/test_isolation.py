@@ -642,3 +642,45 @@ def test_cpu_affinity_of_the_caller_does_not_reach_the_container(rt, make_bundle
     assert r.returncode == 0, r.stderr
     assert allowed(r.stdout) == ["1"]
     rt.ok("delete", "--force", cid)
+
+
+def test_exec_scheduler_survives_the_fork_into_the_pid_namespace(rt, make_bundle, tmp_path):
+    """An exec'd process's own scheduler (SCHED_DEADLINE with
+    SCHED_FLAG_RESET_ON_FORK) is what it runs with: set before the helper's
+    fork it would be reset by that very fork (runc's scheduler.bats); an
+    ioPriority with only its class is 0 of that class (runtime-spec schema)."""
+    def edit(c):
+        c["process"]["scheduler"] = {"policy": "SCHED_BATCH", "nice": 19}
+    b = make_bundle(["sleep", "1000"], edit)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    proc = {"terminal": False, "args": ["sleep", "600"], "cwd": "/",
+            "scheduler": {"policy": "SCHED_DEADLINE", "flags": ["SCHED_FLAG_RESET_ON_FORK"],
+                          "nice": 19, "priority": 0, "runtime": 42000, "deadline": 100000,
+                          "period": 1000000}}
+    pf, pidf = tmp_path / "p.json", tmp_path / "pid"
+    pf.write_text(json.dumps(proc))
+    rt.ok("exec", "-d", "--pid-file", pidf, "--process", pf, cid)
+    pid = int(pidf.read_text())
+    SCHED_DEADLINE, RESET_ON_FORK = 6, 0x40000000
+    assert os.sched_getscheduler(pid) == SCHED_DEADLINE | RESET_ON_FORK
+    # without its own, an exec'd process gets the config's (SCHED_BATCH, nice 19)
+    out = rt.ok("exec", cid, "sh", "-c", "cat /proc/$$/stat").stdout
+    assert out.rsplit(")", 1)[1].split()[16:17] == ["19"] and \
+        out.rsplit(")", 1)[1].split()[38] == "3"
+    pf.write_text(json.dumps({"terminal": False, "args": ["ionice"], "cwd": "/",
+                              "ioPriority": {"class": "IOPRIO_CLASS_IDLE"}}))
+    assert rt.ok("exec", "--process", pf, cid).stdout.strip() == "idle"
+    rt.ok("delete", "--force", cid)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two CPUs")
+def test_deadline_scheduler_with_a_cpuset_is_refused_in_runc_words(rt, make_bundle):
+    def edit(c):
+        c["process"]["scheduler"] = {"policy": "SCHED_DEADLINE", "nice": 19, "runtime": 42000,
+                                     "deadline": 1000000, "period": 1000000}
+        c["linux"].setdefault("resources", {})["cpu"] = {"cpus": "0", "mems": "0"}
+    r = rt.cmd("run", "-d", "--bundle", make_bundle(["sleep", "100"], edit), unique_id())
+    assert r.returncode == 1
+    assert "process scheduler can't be used together with AllowedCPUs" in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and rt.ids() == []

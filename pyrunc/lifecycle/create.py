@@ -321,6 +321,10 @@ def _drive(ps, c1, c, config, mgr):
                 # joined pid namespace: the init helper forked the container's
                 # process into it; that child is the container's init
                 init_pid = int(rest)
+                if config.process is not None and config.process.scheduler is not None:
+                    from pyrunc.linux.process import apply_scheduler
+                    from pyrunc.linux.sys import real
+                    apply_scheduler(real(), init_pid, config.process.scheduler)
                 payload = b""
                 lx = config.linux
                 if lx is not None and lx.seccomp is not None and lx.seccomp.listener_path:

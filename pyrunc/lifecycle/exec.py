@@ -204,7 +204,7 @@ def _exec(c, opts, warm):
         if prep.listener >= 0:
             state = c.state_json()
             payload = lambda pid: init.notify_payload(config_lx.seccomp, pid, state)  # noqa: E731
-        pid = _drive(ps, c1, c, mgr, cg_dirs, payload)
+        pid = _drive(ps, c1, c, mgr, cg_dirs, payload, sysc, proc.scheduler)
         ps.close()
         err = b""
         while True:
@@ -253,7 +253,7 @@ def _exec(c, opts, warm):
     return wait_exit_status(pid)
 
 
-def _drive(ps, c1, c, mgr, cg_dirs, payload=None):
+def _drive(ps, c1, c, mgr, cg_dirs, payload=None, sysc=None, sched=None):
     pid = 0
     ok = False
     try:
@@ -271,6 +271,13 @@ def _drive(ps, c1, c, mgr, cg_dirs, payload=None):
                 pid = int(rest)
                 os.waitpid(c1, 0)
                 c1 = 0
+                if sched is not None:
+                    from pyrunc.linux.process import apply_scheduler
+                    try:
+                        apply_scheduler(sysc, pid, sched)
+                    except PyruncError:
+                        os.kill(pid, 9)     # it waits for "N": it never ran
+                        raise
                 send_to_child(ps, b"N" + (payload(pid) if payload else b""))
             elif kind == b"X":
                 ok = True

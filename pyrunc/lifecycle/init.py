@@ -220,7 +220,7 @@ def process_plan(sysc, proc, prep, personality, procfs, make_console=True, fork=
             console.setup(sysc, prep.console, proc.console_size, make_console,
                           ctty=not fork, uid=proc.user.uid,
                           ours=getattr(prep, "own_pty", False))
-        lproc.apply_attributes(sysc, proc, personality, procfs)
+        lproc.apply_attributes(sysc, proc, personality, procfs, scheduler=not fork)
         if getattr(prep, "apparmor", None) or getattr(prep, "selinux", None):
             from pyrunc.linux import lsm
             lsm.apply(procfs, prep.apparmor, prep.selinux)

@@ -357,8 +357,28 @@ def apply_memory_policy(sysc, mp):
         raise PyruncError("memoryPolicy: set_mempolicy: %s" % os.strerror(e.errno).lower())
 
 
-def apply_attributes(sysc, proc, personality=None, procfs=None):
-    """Attributes that survive execve, applied in the container's init."""
+def apply_scheduler(sysc, pid, s):
+    """process.scheduler for pid (0: the caller). With F_FORK pyrunc applies
+    it to the forked process itself, before its go-ahead: set in the helper
+    before the fork, SCHED_FLAG_RESET_ON_FORK would drop it and a
+    SCHED_DEADLINE task could not fork at all."""
+    flags = 0
+    for fl in s.flags or ():
+        flags |= SCHED_FLAGS[fl]
+    try:
+        sysc.sched_setattr(pid, SCHED_POLICY[s.policy], flags, s.nice or 0, s.priority or 0,
+                           s.runtime or 0, s.deadline or 0, s.period or 0)
+    except OSError as e:
+        if e.errno == 1 and s.policy == "SCHED_DEADLINE":
+            # sched_setattr(2): EPERM when the affinity is not every CPU
+            raise PyruncError("scheduler: process scheduler can't be used together with "
+                              "AllowedCPUs (SCHED_DEADLINE needs every CPU)") from None
+        raise PyruncError("scheduler: %s" % os.strerror(e.errno).lower()) from None
+
+
+def apply_attributes(sysc, proc, personality=None, procfs=None, scheduler=True):
+    """Attributes that survive execve, applied in the container's init
+    (the scheduler by the caller when ``scheduler`` is false)."""
     if personality is not None:
         sysc.personality(PERSONALITY[personality.domain])
     if proc.oom_score_adj is not None:
@@ -368,16 +388,8 @@ def apply_attributes(sysc, proc, personality=None, procfs=None):
         else:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
-    s = proc.scheduler
-    if s is not None:
-        flags = 0
-        for fl in s.flags or ():
-            flags |= SCHED_FLAGS[fl]
-        try:
-            sysc.sched_setattr(0, SCHED_POLICY[s.policy], flags, s.nice or 0, s.priority or 0,
-                               s.runtime or 0, s.deadline or 0, s.period or 0)
-        except OSError as e:
-            raise PyruncError("scheduler: %s" % os.strerror(e.errno).lower())
+    if proc.scheduler is not None and scheduler:
+        apply_scheduler(sysc, 0, proc.scheduler)
     io = proc.io_priority
     if io is not None:
         try:
