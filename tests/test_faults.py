@@ -130,6 +130,6 @@ def test_an_init_that_fails_early_reports_its_own_error(rt, make_bundle):
     env = dict(os.environ, PYRUNC_TEST_SLEEP_AT="create-init-forked:0.5")
     r = rt.cmd("run", "--bundle", b, unique_id(), env=env)
     assert r.returncode == 1
-    assert "mount /x (type nosuchfs)" in r.stderr and "no such process" not in r.stderr, \
+    assert "error mounting /x (type nosuchfs)" in r.stderr and "no such process" not in r.stderr, \
         r.stderr
     assert rt.ids() == []

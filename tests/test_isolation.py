@@ -684,3 +684,58 @@ def test_deadline_scheduler_with_a_cpuset_is_refused_in_runc_words(rt, make_bund
     assert r.returncode == 1
     assert "process scheduler can't be used together with AllowedCPUs" in r.stderr
     assert len(r.stderr.splitlines()) == 1 and rt.ids() == []
+
+
+def _flags_of(out):
+    return set(out.strip().split(","))
+
+
+def test_bind_options_replace_the_sources_flags(rt, make_bundle, tmp_path, traversable,
+                                                mount_api):
+    """A bind mount's flag options replace the source's per-mount flags as
+    `mount --bind -o` would (runc's mounts_sshfs.bats): unnamed ro, nosuid,
+    nodev, noexec and nosymfollow are cleared, atime stays unless named; no
+    flag options keep them all. In a user namespace the kernel locks the
+    source's flags on the copy: unnamed ones stay, clearing one fails."""
+    src = tmp_path / "src"
+    src.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--bind", "-o", "remount,ro,noexec,nosuid,nosymfollow,nodiratime",
+                        str(src)], check=True)
+
+        def flags(options, userns=False, ok=True):
+            def edit(c):
+                c["mounts"].append({"destination": "/tmp", "type": "bind", "source": str(src),
+                                    "options": options})
+                if userns:
+                    c["linux"]["namespaces"].append({"type": "user"})
+                    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000,
+                                                  "size": 65536}]
+                    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000,
+                                                  "size": 65536}]
+                    c["mounts"] = [m for m in c["mounts"] if m["type"] not in ("cgroup",
+                                                                                "sysfs")]
+            b = make_bundle(["awk", "$2 == \"/tmp\" { print $4 }", "/proc/self/mounts"], edit)
+            r = rt.cmd("run", "--bundle", b, unique_id())
+            if not ok:
+                return r
+            assert r.returncode == 0, r.stderr
+            return _flags_of(r.stdout)
+
+        f = flags(["bind"])
+        assert {"ro", "noexec", "nosuid", "nosymfollow", "nodiratime"} <= f
+        f = flags(["bind", "dev"])
+        assert "rw" in f and not f & {"ro", "noexec", "nosuid", "nosymfollow"}
+        assert "nodiratime" in f                      # atime only when named
+        f = flags(["bind", "nodev", "noatime"])
+        assert {"rw", "nodev", "noatime"} <= f and not f & {"noexec", "nosuid"}
+        # user namespace: the locked ones not named stay, nosymfollow is not lockable
+        f = flags(["bind", "dev"], userns=True)
+        assert {"ro", "noexec", "nosuid"} <= f and "nosymfollow" not in f
+        r = flags(["bind", "rw"], userns=True, ok=False)
+        assert r.returncode == 1 and "error mounting /tmp" in r.stderr and \
+            "operation not permitted" in r.stderr, r.stderr
+        assert rt.ids() == []
+    finally:
+        subprocess.run(["umount", "-l", str(src)])

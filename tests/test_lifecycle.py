@@ -295,7 +295,7 @@ def test_syscall_errors_name_the_operation(rt, make_bundle):
         {"destination": "/x", "type": "nosuchfs", "source": "none"}))
     r = rt.cmd("run", "--bundle", b, unique_id())
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
-    assert "mount /x (type nosuchfs)" in r.stderr and "no such device" in r.stderr, r.stderr
+    assert "error mounting /x (type nosuchfs)" in r.stderr and "no such device" in r.stderr, r.stderr
     # an OSError that reaches the command line keeps the syscall's name
     from pyrunc.cli import _oserr
     e = OSError(22, "close_range: Invalid argument")

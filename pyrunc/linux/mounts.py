@@ -47,11 +47,12 @@ FS_TYPES_NEED_DIR = ("proc", "sysfs")
 
 class Options:
     __slots__ = ("bind", "recursive", "attr_set", "attr_clr", "rattr_set", "rattr_clr",
-                 "flags", "propagation", "data", "tmpcopyup", "idmap", "late")
+                 "flags", "propagation", "data", "tmpcopyup", "idmap", "late", "implied_clr")
 
     def __init__(self):
         self.bind = self.recursive = self.tmpcopyup = self.idmap = self.late = False
         self.attr_set = self.attr_clr = self.rattr_set = self.rattr_clr = self.flags = 0
+        self.implied_clr = 0    # see replace_bind_flags
         self.propagation = []
         self.data = []
 
@@ -104,11 +105,35 @@ def parse_options(options):
     return o
 
 
+# the per-mount flags a bind mount's options replace as a whole
+_REPLACED = (S.MOUNT_ATTR_RDONLY | S.MOUNT_ATTR_NOSUID | S.MOUNT_ATTR_NODEV
+             | S.MOUNT_ATTR_NOEXEC | S.MOUNT_ATTR_NOSYMFOLLOW)
+
+
+def replace_bind_flags(o):
+    """`mount --bind -o FLAGS` as runc does it: a bind mount with any flag
+    option gets exactly the flags named; ro, nosuid, nodev, noexec and
+    nosymfollow of the source that are not named are cleared (the atime
+    group changes only when named). Without flag options the source's flags
+    stay. See _set_attrs for flags the kernel has locked."""
+    if o.bind and (o.attr_set or o.attr_clr):
+        o.implied_clr = _REPLACED & ~(o.attr_set | o.attr_clr)
+
+
 def _set_attrs(sysc, fd, o):
     """o's attributes on the mount tree at fd: while it is detached where the
     kernel has mount_setattr, else (Linux < 5.12) once it is attached."""
     if o.attr_set or o.attr_clr:
-        set_attrs(sysc, fd, o.attr_set, o.attr_clr)
+        try:
+            set_attrs(sysc, fd, o.attr_set, o.attr_clr | o.implied_clr)
+        except OSError as e:
+            if e.errno != 1 or not o.implied_clr & _current_attrs(fd):
+                raise
+            # EPERM: the copy of a mount made in a user namespace's mount
+            # namespace has its ro/nosuid/nodev/noexec/atime locked. Those
+            # not named stay (runc); clearing a named one fails as it must.
+            keep = _current_attrs(fd) & o.implied_clr & ~S.MOUNT_ATTR_NOSYMFOLLOW
+            set_attrs(sysc, fd, o.attr_set, o.attr_clr | (o.implied_clr & ~keep))
     if o.rattr_set or o.rattr_clr:
         set_attrs(sysc, fd, o.rattr_set, o.rattr_clr, recursive=True)
 
@@ -351,6 +376,7 @@ def mount_one(sysc, rootfd, m, mount_label=None):
             st = os.stat(src)
         except OSError as e:
             raise PyruncError("mount %s: source %s: %s" % (dest, src, os.strerror(e.errno).lower()))
+        replace_bind_flags(o)
         tree = bind_tree(sysc, src, o.recursive)
         try:
             target = (paths.mkdir_all(sysc, rootfd, dest) if stat.S_ISDIR(st.st_mode)

@@ -58,7 +58,7 @@ def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
         try:
             mounts.mount_one(sysc, rootfd, m, label)
         except OSError as e:
-            raise PyruncError("mount %s (type %s): %s" % (
+            raise PyruncError("error mounting %s (type %s): %s" % (
                 m.destination, m.type or "bind", _errtext(e))) from None
     devices.setup_dev(sysc, rootfd, config, in_userns)
     return rootfd
