@@ -142,7 +142,7 @@ def test_frozen_target_cgroup_is_refused_not_waited_on(rt, make_bundle, which):
         t = time.monotonic()
         r = rt.cmd("run", "-d", "--bundle", b, unique_id(), timeout=30)
         assert time.monotonic() - t < 10
-        assert r.returncode == 1 and "cgroup is frozen" in r.stderr, r.stderr
+        assert r.returncode == 1 and "container's cgroup unexpectedly frozen" in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
         assert rt.ids() == []
         for h in os.listdir(CG):
@@ -212,6 +212,25 @@ def test_pause_error_goes_to_the_json_log(rt, make_bundle, tmp_path):
     assert len(lines) == 1
     rec = json.loads(lines[0])
     assert rec["level"] == "error" and "container does not exist" in rec["msg"]
+
+
+def test_a_cgroup_in_use_is_never_shared(rt, make_bundle):
+    """A second container naming the cgroup of a running one is refused,
+    explicit path or not (runc 1.2+), and leaves nothing; the first runs on."""
+    b1 = make_bundle(["sleep", "1000"])
+    path = cgroups_path(b1)
+
+    def same(cfg):
+        cfg["linux"]["cgroupsPath"] = path
+    b2 = make_bundle(["true"], same)
+    c1 = unique_id()
+    rt.ok("run", "-d", "--bundle", b1, c1)
+    for verb in ("run", "create"):
+        r = rt.cmd(verb, "--bundle", b2, unique_id())
+        assert r.returncode == 1 and "container's cgroup is not empty" in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1
+    assert rt.ids() == [c1] and rt.state(c1)["status"] == "running"
+    rt.ok("delete", "--force", c1)
 
 
 # --- exec --cgroup -------------------------------------------------------------

@@ -370,10 +370,10 @@ def test_create_refuses_populated_default_cgroup(fs):
     m = v1_manager(fs, None, "busy", create=False)
     with pytest.raises(cg.CgroupError, match="not empty"):
         m.create()
-    # explicit path: allowed, with a warning (runc 1.1 behaviour)
+    # an explicit path too (runc 1.2+; 1.1 only warned)
     e = v1_manager(fs, "/pyrunc/busy", "busy", create=False)
-    e.create()
-    assert e.warnings and "not empty" in e.warnings[0]
+    with pytest.raises(cg.CgroupError, match="container's cgroup is not empty"):
+        e.create()
     assert e.created == []
 
 

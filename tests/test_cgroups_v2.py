@@ -275,7 +275,7 @@ def test_frozen_target_cgroup_is_refused(rt, make_bundle):
         t = time.monotonic()
         r = rt.cmd("run", "--bundle", b, unique_id(), timeout=60)
         assert time.monotonic() - t < 20
-        assert r.returncode == 1 and "cgroup is frozen" in r.stderr, r.stderr
+        assert r.returncode == 1 and "container's cgroup unexpectedly frozen" in r.stderr, r.stderr
         assert rt.ids() == []
     finally:
         with open(d + "/cgroup.freeze", "w") as f:

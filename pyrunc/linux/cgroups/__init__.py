@@ -30,8 +30,7 @@ Interface
   Manager.from_dict(d)   rebuild from ``to_dict()`` (state dir record).
   m.create()             mkdir -p in every hierarchy, remembering what it
                          created; a pre-existing cgroup with processes is
-                         refused unless the path was given explicitly (then a
-                         warning is appended to ``m.warnings``).
+                         refused, and so is a frozen one.
   m.apply(res, default_devices=True)  write every resource file.  A
                          controller the config refers to that is missing is
                          an error.  Device rules: deny-all, the config rules
@@ -378,18 +377,17 @@ class Manager:
         if os.path.isdir(procs_dir):
             pids = self._collect_pids(procs_dir)
             if pids:
-                if not self.explicit:
-                    raise CgroupError("container's cgroup is not empty: %d "
-                                      "process(es) found in %s" % (len(pids), procs_dir))
-                self.warnings.append("container's cgroup is not empty: %d "
-                                     "process(es) found" % len(pids))
+                # another container's processes, or anyone's: never shared
+                # (runc 1.2+; 1.1 only warned for an explicit path)
+                raise CgroupError("container's cgroup is not empty: %d "
+                                  "process(es) found in %s" % (len(pids), procs_dir))
         for key in self.paths:
             self._create_one(key)
         # a process moved into a frozen cgroup stops at once, in the middle of
         # our set-up: refuse (as runc) instead of waiting for a thaw. Checked
         # after the mkdirs: a new cgroup under a frozen parent is frozen too.
         if self.frozen_effective():
-            raise CgroupError("container's cgroup is frozen: %s (thaw it first)"
+            raise CgroupError("container's cgroup unexpectedly frozen: %s (thaw it first)"
                               % self.freezer_file())
 
     def missing_dirs(self):
