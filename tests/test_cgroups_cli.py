@@ -233,6 +233,17 @@ def test_a_cgroup_in_use_is_never_shared(rt, make_bundle):
     rt.ok("delete", "--force", c1)
 
 
+@needs_v1("memory")
+def test_unified_keys_for_a_v1_controller_are_an_invalid_configuration(rt, make_bundle):
+    """memory.min in linux.resources.unified where memory is a v1 controller:
+    a one-line error in runc's words, nothing left."""
+    b = make_bundle(["true"], resources(unified={"memory.min": "131072"}))
+    r = rt.cmd("run", "--bundle", b, unique_id())
+    assert r.returncode == 1 and "invalid configuration" in r.stderr, r.stderr
+    assert "memory" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert rt.ids() == [] and not os.path.exists(v1_hierarchy("memory") + cgroups_path(b))
+
+
 # --- exec --cgroup -------------------------------------------------------------
 
 def test_exec_cgroup_joins_a_sub_cgroup_and_refuses_to_climb(rt, make_bundle):

@@ -47,8 +47,8 @@ class HybridManager(V1Manager):
             return d
         top = self.key_dir("unified")
         if ctl not in self._read(top + "/cgroup.controllers").split():
-            raise CgroupError("%s needs the %s cgroup controller, which is not "
-                              "present on this host" % (what, ctl))
+            raise CgroupError("invalid configuration: %s needs the %s cgroup controller, "
+                              "which is not present on this host" % (what, ctl))
         cur = top
         for part in self.paths["unified"].strip("/").split("/"):
             sc = self._read(cur + "/cgroup.subtree_control").split()

@@ -309,7 +309,7 @@ class V1Manager(Manager):
             self._write(d + "/rdma.max", " ".join(parts))
 
     def _unified(self, unified):
-        raise CgroupError("linux.resources.unified needs cgroup v2, but this "
+        raise CgroupError("invalid configuration: linux.resources.unified needs cgroup v2, but this "
                           "host uses cgroup v1")
 
     # -- freezer ------------------------------------------------------------
