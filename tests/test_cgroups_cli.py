@@ -244,6 +244,17 @@ def test_unified_keys_for_a_v1_controller_are_an_invalid_configuration(rt, make_
     assert rt.ids() == [] and not os.path.exists(v1_hierarchy("memory") + cgroups_path(b))
 
 
+def test_device_access_letters_other_than_rwm_are_ignored(rt, make_bundle):
+    """runtime-spec's schema takes any access string and runc reads "rwa" as
+    "rw" (runc's update.bats): the container starts, the rule applies."""
+    def edit(cfg):
+        cfg["linux"].setdefault("resources", {})["devices"] = [
+            {"allow": False, "access": "rwm"},
+            {"allow": False, "type": "c", "major": 1, "minor": 11, "access": "rwa"}]
+    b = make_bundle(["sh", "-c", "echo ok > /dev/null && echo ok"], edit)
+    assert rt.ok("run", "--bundle", b, unique_id()).stdout == "ok\n"
+
+
 # --- exec --cgroup -------------------------------------------------------------
 
 def test_exec_cgroup_joins_a_sub_cgroup_and_refuses_to_climb(rt, make_bundle):

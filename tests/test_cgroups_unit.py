@@ -987,9 +987,18 @@ def test_bpf_program_last_match_wins_and_defaults():
 def test_bpf_rule_validation():
     with pytest.raises(cg.CgroupError):
         dv.build_program([DeviceRule(allow=True, type="x")])
-    with pytest.raises(cg.CgroupError):
-        dv.rule_line(DeviceRule(allow=True, access="rwx"))
+    # other letters than r, w, m are ignored (runtime-spec schema, runc)
+    assert dv.rule_line(DeviceRule(allow=True, access="rwx")) == "a *:* rw"
     assert dv.rule_line({"allow": True, "type": "b", "major": 8}) == "b 8:* rwm"
+    deny = [DeviceRule(allow=True, access="rwm"),
+            DeviceRule(allow=False, type="c", major=1, minor=11, access="rwa"),
+            DeviceRule(allow=False, type="c", major=1, minor=3, access="x")]
+    prog = dv.build_program(deny)
+    assert [dv.emulate(prog, "c", 1, 11, a) for a in ("r", "w", "m")] == [0, 0, 1]
+    assert dv.emulate(prog, "c", 1, 3, "rwm") == 1        # "x" takes nothing
+    assert ("devices.deny", "c 1:3 ") not in dv.v1_writes(deny, False)
+    assert [w for w in dv.v1_writes(deny, False) if "1:3" in w[1]] == []
+    assert ("devices.deny", "c 1:11 rw") in dv.v1_writes(deny, False)
 
 
 class RecordingBackend:

@@ -538,7 +538,6 @@ NEGATIVE = {
     # resources
     "cgroup device allow missing": _del(["linux", "resources", "devices", 1, "allow"]),
     "cgroup device type bad": _set(["linux", "resources", "devices", 1, "type"], "p"),
-    "cgroup device access bad": _set(["linux", "resources", "devices", 1, "access"], "rwx"),
     "memory limit -2": _set(["linux", "resources", "memory", "limit"], -2),
     "memory limit too big": _set(["linux", "resources", "memory", "limit"], 9223372036854775808),
     "memory limit string": _set(["linux", "resources", "memory", "limit"], "512M"),

@@ -59,9 +59,9 @@ def _norm(rule):
         from pyrunc.linux.cgroups import CgroupError
         raise CgroupError("invalid device rule type %r" % t)
     acc = g("access") or "rwm"
-    if not acc or set(acc) - set("rwm"):
-        from pyrunc.linux.cgroups import CgroupError
-        raise CgroupError("invalid device access %r" % acc)
+    # runtime-spec: "a composition of r, w and m"; its schema takes any
+    # string, and runc ignores other letters ("rwa" is "rw")
+    acc = "".join(c for c in "rwm" if c in acc)
     major, minor = g("major"), g("minor")
     if major is not None and major < 0:
         major = None
@@ -83,7 +83,9 @@ def v1_writes(rules, default_devices=True):
     """[(file, line)] to write, in order, to configure a v1 devices cgroup."""
     out = [("devices.deny", "a")]
     for r in list(rules or ()) + (list(DEFAULT_RULES) if default_devices else []):
-        allow = _norm(r)[0]
+        allow, acc = _norm(r)[0], _norm(r)[4]
+        if not acc:
+            continue        # grants or takes nothing
         out.append(("devices.allow" if allow else "devices.deny", rule_line(r)))
     return out
 
@@ -139,6 +141,8 @@ def build_program(rules):
     ]
     for r in reversed([_norm(x) for x in rules]):
         allow, t, major, minor, acc = r
+        if not acc:
+            continue
         bits = _acc_bits(acc)
         checks = []
         if t != "a":
