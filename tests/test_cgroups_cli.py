@@ -255,6 +255,22 @@ def test_device_access_letters_other_than_rwm_are_ignored(rt, make_bundle):
     assert rt.ok("run", "--bundle", b, unique_id()).stdout == "ok\n"
 
 
+@pytest.mark.skipif(not (v1_hierarchy("cpu") and
+                         os.path.exists(v1_hierarchy("cpu") + "/cpu.cfs_burst_us")),
+                    reason="no v1 cpu.cfs_burst_us here")
+def test_update_cpu_burst_zero_turns_it_off(rt, make_bundle):
+    b = make_bundle(["sleep", "1000"])
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    rt.ok("update", "--cpu-period", "900000", "--cpu-burst", "500000", cid)
+    assert cgread(cgroups_path(b), "cpu", "cpu.cfs_burst_us") == "500000"
+    rt.ok("update", "--memory", "100M", cid)            # other updates keep it
+    assert cgread(cgroups_path(b), "cpu", "cpu.cfs_burst_us") == "500000"
+    rt.ok("update", "--cpu-period", "900000", "--cpu-burst", "0", cid)
+    assert cgread(cgroups_path(b), "cpu", "cpu.cfs_burst_us") == "0"
+    rt.ok("delete", "--force", cid)
+
+
 # --- exec --cgroup -------------------------------------------------------------
 
 def test_exec_cgroup_joins_a_sub_cgroup_and_refuses_to_climb(rt, make_bundle):

@@ -1333,3 +1333,36 @@ def test_exec_dirs_per_hierarchy(fs):
         m.exec_dirs({"": "../x"})
     with pytest.raises(cg.CgroupError, match="unknown controller nope"):
         m.exec_dirs({"nope": "x"})
+
+
+def test_v1_rt_period_and_runtime_in_an_order_the_kernel_takes(fs, monkeypatch):
+    """The kernel refuses an rt runtime above the rt period at every write:
+    lowering both writes the runtime first, raising both the period first
+    (runc #4094)."""
+    fs.v1()
+    m = v1_manager(fs)
+    d = fs.root + "/cpu/ctr/"
+    real = cg.write_file
+
+    def kernel(path, data):
+        name = os.path.basename(path)
+        if name in ("cpu.rt_period_us", "cpu.rt_runtime_us"):
+            new = {n: int(read(d + n)) for n in ("cpu.rt_period_us", "cpu.rt_runtime_us")}
+            new[name] = int(data)
+            if new["cpu.rt_runtime_us"] > new["cpu.rt_period_us"]:
+                raise cg.CgroupError("write %r to %s: invalid argument" % (data, path))
+        real(path, data)
+    monkeypatch.setattr(cg, "write_file", kernel)
+    for period, runtime in ((900001, 600001), (10000, 3000), (100000, 20000)):
+        m.update(Resources(cpu=CPU(realtime_period=period, realtime_runtime=runtime)))
+        assert (read(d + "cpu.rt_period_us"), read(d + "cpu.rt_runtime_us")) == \
+            (str(period), str(runtime))
+
+
+def test_update_cpu_burst_zero_is_written():
+    """`update --cpu-burst 0` turns burst off (runc); absent keeps it."""
+    from pyrunc.config.resources import merge_update, only_set
+    cur = Resources(cpu=CPU(period=900000, burst=500000))
+    assert merge_update(cur, Resources(cpu=CPU(burst=0))).cpu.burst == 0
+    assert only_set(Resources(cpu=CPU(burst=0))).cpu.burst == 0
+    assert merge_update(cur, Resources(cpu=CPU(shares=2))).cpu.burst == 500000

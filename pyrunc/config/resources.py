@@ -202,7 +202,8 @@ def resources_to_dict(r):
 
 # Fields where 0 is a real value: only None means "keep".
 _ZERO_IS_VALUE = frozenset(("swappiness", "idle", "disable_oom_killer",
-                            "use_hierarchy", "check_before_update", "allow"))
+                            "use_hierarchy", "check_before_update", "allow",
+                            "burst"))       # `update --cpu-burst 0` turns it off (runc)
 
 
 def _set(name, v):

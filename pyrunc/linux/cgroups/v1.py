@@ -233,9 +233,15 @@ class V1Manager(Manager):
             # retry in the reverse order
             for f, v in reversed(seq):
                 self._write(d + "/" + f, _i(v))
-        for f, v in (("cpu.rt_period_us", c.realtime_period),
-                     ("cpu.rt_runtime_us", c.realtime_runtime)):
-            if v:
+        rt = [(f, v) for f, v in (("cpu.rt_period_us", c.realtime_period),
+                                  ("cpu.rt_runtime_us", c.realtime_runtime)) if v]
+        try:
+            for f, v in rt:
+                self._optional(d + "/" + f, v, "realtime scheduling (%s)" % f)
+        except CgroupError:
+            # a runtime above the new period (or the other way round) is
+            # refused: the other order (runc #4094)
+            for f, v in reversed(rt):
                 self._optional(d + "/" + f, v, "realtime scheduling (%s)" % f)
         if c.idle is not None:
             if self._exists(d + "/cpu.idle"):
