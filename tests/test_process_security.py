@@ -74,6 +74,38 @@ def test_capability_the_host_cannot_grant_is_dropped_with_a_warning(rt, make_bun
     assert status(r.stdout)["CapEff"] == mask("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 
 
+def test_ambient_caps_outside_inheritable_are_named_in_a_warning(rt, make_bundle):
+    def edit(c):
+        c["process"]["capabilities"]["inheritable"] = ["CAP_KILL"]
+        c["process"]["capabilities"]["ambient"] = ["CAP_KILL", "CAP_CHOWN"]
+        c["process"]["capabilities"]["permitted"].append("CAP_CHOWN")
+    r = rt.ok("run", "--bundle", make_bundle(["probe", "status"], edit), unique_id())
+    assert "can't raise ambient capability CAP_CHOWN: " in r.stderr
+    assert "CAP_KILL" not in r.stderr
+    assert status(r.stdout)["CapAmb"] == mask("CAP_KILL")
+
+
+def test_exec_cap_goes_to_ambient_only_with_an_inheritable_set(rt, make_bundle):
+    """`exec --cap X`: bounding, effective, permitted; also ambient where the
+    config has an inheritable set, so X reaches the process only if it is
+    inheritable (runc); never inheritable itself (CVE-2022-29162)."""
+    def edit(c):
+        c["process"]["capabilities"] = {
+            "inheritable": ["CAP_CHOWN", "CAP_SYSLOG"], "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"], "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_SYSLOG"],
+            "ambient": ["CAP_CHOWN"]}
+        c["process"]["noNewPrivileges"] = False
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", make_bundle(["sleep", "1000"], edit), cid)
+    st = status(rt.ok("exec", cid, "probe", "status").stdout)
+    assert st["CapAmb"] == mask("CAP_CHOWN")
+    st = status(rt.ok("exec", "--cap", "CAP_SYSLOG", cid, "probe", "status").stdout)
+    assert st["CapInh"] == mask("CAP_CHOWN", "CAP_SYSLOG")
+    assert st["CapPrm"] == mask("CAP_KILL", "CAP_CHOWN", "CAP_SYSLOG")
+    assert st["CapAmb"] == mask("CAP_CHOWN", "CAP_SYSLOG")
+    rt.ok("delete", "--force", cid)
+
+
 def test_no_new_privileges_off(rt, make_bundle):
     def edit(c):
         c["process"]["noNewPrivileges"] = False

@@ -85,11 +85,12 @@ def build_process(c, opts):
     if opts.get("cap"):
         caps = kw["capabilities"] or Capabilities()
         add = tuple(opts["cap"])
-        # never inheritable (CVE-2022-29162)
+        # never inheritable (CVE-2022-29162); ambient only where the config
+        # has an inheritable set, and raised only for what is in it (runc)
         kw["capabilities"] = Capabilities(
             bounding=(caps.bounding or ()) + add, effective=(caps.effective or ()) + add,
             permitted=(caps.permitted or ()) + add, inheritable=caps.inheritable or (),
-            ambient=caps.ambient or ())
+            ambient=(caps.ambient or ()) + (add if caps.inheritable else ()))
     if opts.get("no_new_privs"):
         kw["no_new_privileges"] = True
     if opts.get("apparmor"):

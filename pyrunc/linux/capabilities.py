@@ -66,6 +66,11 @@ def masks(caps, warn=None, all_granted=False):
     b, e, i, p, a = out
     # ambient must stay within permitted and inheritable (kernel rule)
     if a & ~(p & i) and warn:
-        warn("ambient capabilities not in both permitted and inheritable are dropped")
+        # runc's words, one line per capability (prctl's EPERM)
+        for bit in range(64):
+            if (a & ~(p & i)) >> bit & 1:
+                warn("can't raise ambient capability %s: operation not permitted (not in "
+                     "both permitted and inheritable)" % (NAMES[bit] if bit < len(NAMES)
+                                                          else str(bit)))
     a &= p & i
     return b, e, i, p, a
