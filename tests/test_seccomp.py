@@ -146,12 +146,20 @@ def test_trace_errno_ret():
 
 
 def test_errno_default_with_allow_list():
-    prog, _ = compile_doc(profile([{"names": ["getpid", "read"], "action": "SCMP_ACT_ALLOW"}],
+    prog, _ = compile_doc(profile([{"names": ["getpid", "read", "uname"],
+                                    "action": "SCMP_ACT_ALLOW"}],
                                   default="SCMP_ACT_ERRNO"))
     assert run_bpf(prog, nr("getpid")) == ALLOW
     assert run_bpf(prog, nr("read")) == ALLOW
-    assert run_bpf(prog, nr("getcwd")) == ERRNO(1)
-    assert run_bpf(prog, 999) == ERRNO(1)
+    assert run_bpf(prog, nr("close")) == ERRNO(1)        # older than uname: denied
+    # newer than every syscall the profile names: ENOSYS, so that libc falls
+    # back as on an older kernel (runc; seccomp.bats "-ENOSYS handling")
+    assert nr("getcwd") > nr("uname")
+    assert run_bpf(prog, nr("getcwd")) == ERRNO(38)
+    assert run_bpf(prog, 999) == ERRNO(38)
+    prog, _ = compile_doc(profile([{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}],
+                                  default="SCMP_ACT_ALLOW"))
+    assert run_bpf(prog, 999) == ALLOW                 # a default that allows: no stub
     prog, _ = compile_doc(profile([{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}],
                                   default="SCMP_ACT_ERRNO", defaultErrnoRet=38))
     assert run_bpf(prog, nr("getcwd")) == ERRNO(38)
@@ -383,7 +391,7 @@ def test_docker_profile_compiles():
     assert run_bpf(prog, nr("personality"), [0x1234]) == ERRNO(1)
     assert run_bpf(prog, nr("clone3")) == ERRNO(38)
     assert run_bpf(prog, nr("mount")) == ERRNO(1)        # not in the list: default
-    assert run_bpf(prog, 1000) == ERRNO(1)
+    assert run_bpf(prog, 1000) == ERRNO(38)             # newer than the profile
 
 
 def test_features():
@@ -574,3 +582,15 @@ def test_container_docker_profile(rt, make_bundle, nnp):
     rc, out, err = run_out(rt, b)
     assert rc == 0, err
     assert out == ["hi", "ls", "OK", "Seccomp:\t2"], err
+
+
+def test_syscalls_newer_than_the_profile_get_enosys_in_a_container(rt, make_bundle):
+    """docker's profile (default ERRNO): a number above every syscall it
+    names gets ENOSYS, one it does not allow below that EPERM (runc's
+    seccomp.bats "-ENOSYS handling")."""
+    doc = docker_seccomp()
+    b = bundle_with(make_bundle, doc, ["sh", "-c", "probe syscall 1000; probe syscall %d"
+                                       % nr("kexec_load")], core0=True)
+    rc, out, err = run_out(rt, b)
+    assert rc == 0, err
+    assert out == ["ERR 38", "ERR 1"]

@@ -265,9 +265,80 @@ def _compile(seccomp, default, ffi, lib):
                     rc = lib.seccomp_rule_add_array(ctx, act, nr, n, arr)
                     if rc < 0:
                         raise ConfigError('%s: syscall "%s": %s' % (where, name, _strerror(rc)))
-        return _export(ctx, lib), flags
+        prog = _enosys_stub(seccomp, lib) + _export(ctx, lib)
+        if len(prog) // 8 > MAX_INSNS:
+            raise ConfigError("%s: the filter has %d instructions; the kernel takes at most %d"
+                              % (WHERE, len(prog) // 8, MAX_INSNS))
+        return prog, flags
     finally:
         lib.seccomp_release(ctx)
+
+
+# -- -ENOSYS for syscalls newer than the profile --------------------------------
+# A profile denies what it does not list; for a syscall newer than every one
+# it names, the author cannot have meant that: libc then sees EPERM where it
+# expects ENOSYS and does not fall back (clone3 -> clone, faccessat2 ->
+# faccessat...). As runc does, such syscalls get -ENOSYS: a stub in front
+# of libseccomp's program compares, per architecture, the number with the
+# highest one the profile names. Not for a default that allows (ALLOW, LOG,
+# TRACE): nothing is denied there. x32 calls (the 0x40000000 bit on x86_64)
+# and architectures whose libseccomp token is not their audit value are left
+# to the main filter.
+_AUDIT_ARCHS = {"SCMP_ARCH_X86_64": 0xC000003E, "SCMP_ARCH_X86": 0x40000003,
+                "SCMP_ARCH_AARCH64": 0xC00000B7, "SCMP_ARCH_ARM": 0x40000028,
+                "SCMP_ARCH_RISCV64": 0xC00000F3, "SCMP_ARCH_PPC64LE": 0xC0000015,
+                "SCMP_ARCH_PPC64": 0x80000015, "SCMP_ARCH_LOONGARCH64": 0xC0000102}
+_X32_BIT = 0x40000000
+RET_ENOSYS = 0x00050000 | 38
+
+
+def _insn(code, k=0, jt=0, jf=0):
+    import struct
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def _enosys_stub(seccomp, lib):
+    if seccomp.default_action in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"):
+        return b""
+    names = {n for sc in seccomp.syscalls or () for n in sc.names}
+    native = lib.seccomp_arch_native()
+    archs = {a for a in seccomp.architectures or () if a in _AUDIT_ARCHS}
+    archs |= {a for a, v in _AUDIT_ARCHS.items() if v == native}
+    sections = []
+    for a in sorted(archs):
+        audit = _AUDIT_ARCHS[a]
+        nrs = []
+        for n in names:
+            try:
+                nr = lib.seccomp_syscall_resolve_name_arch(audit, n.encode())
+            except UnicodeEncodeError:
+                continue
+            if nr >= 0:             # negative: unknown, or not on this arch
+                nrs.append(nr)
+        if nrs:
+            sections.append((audit, max(nrs)))
+    if not sections:
+        return b""
+    # [ld arch] {jeq arch; ld nr; (jset x32); jgt max}* [ja main] [ret ENOSYS] main...
+    body = []
+    sizes = [4 if audit == 0xC000003E else 3 for audit, _ in sections]
+    total = 1 + sum(sizes)              # index of "ja main"
+    enosys = total + 1
+    main = total + 2
+    i = 1
+    for (audit, last), size in zip(sections, sizes):
+        end = i + size                  # the next section
+        body.append(_insn(0x15, audit, 0, end - (i + 1)))           # jeq arch
+        body.append(_insn(0x20, 0))                                  # ld [0]: nr
+        j = i + 2
+        if audit == 0xC000003E:
+            body.append(_insn(0x45, _X32_BIT, main - (j + 1), 0))    # jset x32
+            j += 1
+        body.append(_insn(0x25, last, enosys - (j + 1), main - (j + 1)))   # jgt last
+        i = end
+    return (_insn(0x20, 4) + b"".join(body)          # ld [4]: arch
+            + _insn(0x05, 1)                         # ja main
+            + _insn(0x06, RET_ENOSYS))               # ret ERRNO(ENOSYS)
 
 
 def _export(ctx, lib):
