@@ -185,10 +185,27 @@ static char *read_all(int fd, size_t *len)
     return buf;
 }
 
+/* While it waits for `start`, a created container ends on SIGTERM, SIGINT
+ * or SIGHUP as runc's does (its Go runtime handles them): as the init of
+ * its pid namespace this process would otherwise ignore every signal but
+ * SIGKILL. The caller's dispositions come back before the exec. */
+static const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
+
+static void stop_while_waiting(int sig)
+{
+    _exit(128 + sig);
+}
+
 static void wait_for_start(int fd)
 {
     struct pollfd p = { fd, POLLIN, 0 };
+    struct sigaction sa, old[3];
     char c;
+    size_t i;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = stop_while_waiting;
+    for (i = 0; i < 3; i++)
+        sigaction(stop_signals[i], &sa, &old[i]);
     for (;;) {
         int r = poll(&p, 1, -1);
         if (r < 0 && errno == EINTR)
@@ -200,6 +217,8 @@ static void wait_for_start(int fd)
     if (read(fd, &c, 1) != 1)
         die("pyrunc-init: read exec fifo", errno ? errno : EPIPE);
     close(fd);
+    for (i = 0; i < 3; i++)
+        sigaction(stop_signals[i], &old[i], NULL);
 }
 
 /* One sendmsg on sock: data, and fd as the only SCM_RIGHTS entry. */

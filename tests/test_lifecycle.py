@@ -527,3 +527,27 @@ def test_pidfd_socket_gets_the_process_for_create_run_and_exec(rt, make_bundle, 
                unique_id())
     assert r.returncode == 1 and "pidfd socket" in r.stderr
     assert rt.ids() == []
+
+
+def test_a_created_container_ends_on_term_as_runcs_does(rt, make_bundle):
+    """The waiting init is pid 1 of its namespace, which ignores what it has
+    no handler for: it handles TERM, INT and HUP until `start` (runc's init
+    is a Go program that does), so `kill` of a created container stops it;
+    the process started later still gets the caller's dispositions."""
+    for sig in ("TERM", "HUP"):
+        cid = unique_id()
+        rt.ok("create", "--bundle", make_bundle(["true"]), cid)
+        rt.ok("kill", cid, sig)
+        assert wait_for(lambda: rt.state(cid)["status"] == "stopped"), rt.state(cid)
+        rt.ok("delete", cid)
+    # after start, TERM with the default disposition: pid 1 ignores it
+    cid = unique_id()
+    rt.ok("create", "--bundle", make_bundle(["sleep", "1000"]), cid)
+    rt.ok("start", cid)
+    rt.ok("kill", cid, "TERM")
+    time.sleep(0.3)
+    assert rt.state(cid)["status"] == "running"
+    pid = rt.state(cid)["pid"]
+    sigcgt = [l for l in open("/proc/%d/status" % pid) if l.startswith("SigCgt")][0]
+    assert int(sigcgt.split()[1], 16) == 0      # no handler left behind
+    rt.ok("delete", "--force", cid)
