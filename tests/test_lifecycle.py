@@ -177,10 +177,9 @@ def test_exec_into_stopped_is_255(rt, make_bundle):
 
 
 def test_list_formats(rt, make_bundle):
-    b = make_bundle(["probe", "sleep", "60"])
     ids = sorted(unique_id() for _ in range(2))
-    for cid in ids:
-        rt.ok("create", "--bundle", b, cid)
+    for cid in ids:         # a bundle each: a cgroup is never shared
+        rt.ok("create", "--bundle", make_bundle(["probe", "sleep", "60"]), cid)
     assert rt.ids() == ids
     js = json.loads(rt.ok("list", "--format", "json").stdout)
     assert [s["id"] for s in js] == ids and all(s["status"] == "created" for s in js)
