@@ -340,10 +340,10 @@ def _rules(n, bad):
      'config.json: /linux/seccomp/flags/1: unknown flag "SECCOMP_FILTER_FLAG_BOGUS"'),
     (profile(_rules(1, {"names": ["getcwd"], "action": "SCMP_ACT_NOTIFY"})),
      "config.json: /linux/seccomp/listenerPath: SCMP_ACT_NOTIFY needs a listenerPath"),
-    (profile(_rules(1, {"names": ["close"], "action": "SCMP_ACT_NOTIFY"}),
+    (profile(_rules(1, {"names": ["write"], "action": "SCMP_ACT_NOTIFY"}),
              listenerPath="/run/agent.sock"),
-     "config.json: /linux/seccomp/syscalls/1: SCMP_ACT_NOTIFY is not allowed for close (the "
-     "runtime needs it after the filter is loaded)"),
+     "config.json: /linux/seccomp/syscalls/1: SCMP_ACT_NOTIFY cannot be used for the write "
+     "syscall (the runtime needs it before the agent has the notify fd)"),
 ])
 def test_config_errors(doc, msg):
     with pytest.raises(ConfigError) as e:

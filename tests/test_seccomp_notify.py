@@ -8,6 +8,8 @@ import struct
 import threading
 import time
 
+import pytest
+
 from conftest import unique_id
 
 NOTIF_RECV = 0xC0502100      # SECCOMP_IOCTL_NOTIF_RECV (struct seccomp_notif, 80 bytes)
@@ -19,8 +21,9 @@ class Agent(threading.Thread):
     """A seccomp agent: takes one connection, then answers every
     notification with EACCES until the container is gone."""
 
-    def __init__(self, path):
+    def __init__(self, path, cont=False):
         super().__init__(daemon=True)
+        self.cont = cont            # let every syscall go on (FLAG_CONTINUE)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(1)
@@ -46,7 +49,8 @@ class Agent(threading.Thread):
                 break               # the filter's last user is gone
             nid = struct.unpack_from("=Q", buf)[0]
             try:
-                fcntl.ioctl(fds[0], NOTIF_SEND, bytearray(struct.pack("=QqiI", nid, 0, -EACCES, 0)))
+                resp = (nid, 0, 0, 1) if self.cont else (nid, 0, -EACCES, 0)
+                fcntl.ioctl(fds[0], NOTIF_SEND, bytearray(struct.pack("=QqiI", *resp)))
             except OSError:
                 break
             self.answered += 1
@@ -110,7 +114,7 @@ def test_notify_errors(rt, make_bundle, tmp_path):
         c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
                                  "syscalls": [{"names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY"}]}
     r = rt.cmd("run", "--bundle", make_bundle(["true"], helper_syscall), unique_id())
-    assert r.returncode == 1 and "not allowed for sendmsg" in r.stderr
+    assert r.returncode == 1 and "cannot be used for the sendmsg syscall" in r.stderr
 
     def as_default(c):
         c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"}
@@ -124,3 +128,38 @@ def test_notify_errors(rt, make_bundle, tmp_path):
     r = rt.cmd("run", "--bundle", make_bundle(["true"], unreachable), unique_id())
     assert r.returncode == 1 and "listenerPath" in r.stderr
     assert not os.path.exists(rt.root) or os.listdir(rt.root) == []
+
+
+
+@pytest.mark.parametrize("nnp", [False, True])
+def test_notify_for_the_syscalls_the_runtime_itself_makes(rt, make_bundle, tmp_path, nnp):
+    """execve, openat, read, close, fcntl notified: the helper hands the fd
+    to the agent first, so an agent that lets them go on sees the process
+    run to its end (runc's "important syscalls"); only sendmsg and write are
+    refused."""
+    path = str(tmp_path / "agent.sock")
+    agent = Agent(path, cont=True)
+    agent.start()
+
+    def edit(c):
+        c["process"]["noNewPrivileges"] = nnp
+        c["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+            "syscalls": [{"names": ["execve", "openat", "open", "read", "close", "fcntl"],
+                          "action": "SCMP_ACT_NOTIFY"}]}
+    r = rt.cmd("run", "--bundle", make_bundle(["cat", "/etc/hostname"], edit), unique_id())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()
+    agent.join(timeout=10)
+    assert agent.answered >= 3              # execve, openat, read, close at least
+
+
+def test_notify_without_an_agent_says_so(rt, make_bundle, tmp_path):
+    def edit(c):
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                 "listenerPath": str(tmp_path / "nobody.sock"),
+                                 "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], edit), unique_id())
+    assert r.returncode == 1 and "failed to connect with seccomp agent" in r.stderr
+    assert rt.ids() == []
+

@@ -51,10 +51,11 @@ ACTIONS = {
 }
 UNSUPPORTED_ACTIONS = set()
 NOTIFY = 0x7fc00000
-# what csrc/init.c calls once a filter is loaded (early load included)
-HELPER_SYSCALLS = frozenset((
-    "sendmsg", "close", "execve", "exit", "exit_group", "write", "setgroups", "setresgid",
-    "setresuid", "capset", "prctl", "rt_sigreturn"))
+# what csrc/init.c calls between loading a filter and handing the notify fd
+# to the agent (sendmsg), and on its error path (write): a notification
+# there would wait for an agent that cannot answer yet. Every other syscall
+# may be notified (runc refuses write too).
+HELPER_SYSCALLS = frozenset(("sendmsg", "write"))
 
 # operator name -> enum scmp_compare
 OPERATORS = {
@@ -206,9 +207,9 @@ def compile(seccomp):
             notify = True
             bad = HELPER_SYSCALLS.intersection(sc.names)
             if bad:
-                raise ConfigError("%s/syscalls/%d: SCMP_ACT_NOTIFY is not allowed for %s (the "
-                                  "runtime needs it after the filter is loaded)"
-                                  % (WHERE, i, ", ".join(sorted(bad))))
+                raise ConfigError("%s/syscalls/%d: SCMP_ACT_NOTIFY cannot be used for the %s "
+                                  "syscall (the runtime needs it before the agent has the "
+                                  "notify fd)" % (WHERE, i, ", ".join(sorted(bad))))
     if notify and not seccomp.listener_path:
         raise ConfigError("%s/listenerPath: SCMP_ACT_NOTIFY needs a listenerPath" % WHERE)
     prog, flags = _compile(seccomp, default, ffi, lib)
@@ -385,4 +386,4 @@ def connect_listener(path):
     """In pyrunc, before the fork: the AF_UNIX stream socket the notify fd
     goes to (one connection per container process, closed after sending)."""
     from pyrunc.linux.sys import connect_unix
-    return connect_unix(path, "seccomp listenerPath")
+    return connect_unix(path, "failed to connect with seccomp agent: seccomp listenerPath")
