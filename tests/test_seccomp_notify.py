@@ -36,7 +36,10 @@ class Agent(threading.Thread):
     def run(self):
         conn, _ = self.sock.accept()
         msg, fds, _flags, _addr = socket.recv_fds(conn, 65536, 4)
-        self.eof = conn.recv(1) == b""          # the runtime closed the connection
+        if not self.cont:
+            # the runtime closed the connection (with close notified too,
+            # that close waits for this agent: not checked then)
+            self.eof = conn.recv(1) == b""
         conn.close()
         self.fds = fds
         self.fd_kind = os.readlink("/proc/self/fd/%d" % fds[0])
