@@ -166,3 +166,18 @@ def test_large_stack_limit_survives_the_helpers_exec(rt, make_bundle):
         c["process"]["rlimits"] = [{"type": "RLIMIT_STACK", "soft": 1 << 30, "hard": 1 << 31}]
     out = rt.ok("run", "--bundle", make_bundle(["probe", "rlimits"], edit), unique_id()).stdout
     assert "RLIMIT_STACK %d %d" % (1 << 30, 1 << 31) in out.splitlines()
+
+
+def test_masked_paths_once_each_and_directories_share_one_tmpfs(rt, make_bundle):
+    """A path listed twice is masked once; masked directories are one
+    read-only tmpfs, bound at each (runc's mask.bats)."""
+    def edit(c):
+        c["linux"]["maskedPaths"] = ["/m1", "/m2", "/m1/", "/m3", "/proc/kcore"]
+    b = make_bundle(["sh", "-c", "grep -c ' /m[123] ' /proc/self/mountinfo; "
+                     "stat -c %d /m1 /m2 /m3 | sort -u | wc -l; ls /m1 | wc -l; "
+                     "touch /m2/x 2>/dev/null && echo writable || echo readonly"], edit)
+    for d in ("m1", "m2", "m3"):
+        (b / "rootfs" / d).mkdir()
+        (b / "rootfs" / d / "secret").write_text("s")
+    out = rt.ok("run", "--bundle", b, unique_id()).stdout.split()
+    assert out == ["3", "1", "0", "readonly"]

@@ -107,8 +107,13 @@ def finalize(sysc, config, devnull_trees):
         sysc.mount(None, "/", None, S.MS_REC | _ROOT_PROPAGATION[prop])
     rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for p in (lx.masked_paths if lx else ()):
-            mask_path(sysc, rootfd, p, devnull_trees)
+        shared = []     # masked directories share one read-only tmpfs (runc)
+        try:
+            for p in _unique(lx.masked_paths if lx else ()):
+                mask_path(sysc, rootfd, p, devnull_trees, shared)
+        finally:
+            for t in shared:
+                os.close(t)
         for p in (lx.readonly_paths if lx else ()):
             readonly_path(sysc, rootfd, p)
         if config.root.readonly:
@@ -119,20 +124,39 @@ def finalize(sysc, config, devnull_trees):
             os.close(t)
 
 
-def mask_path(sysc, rootfd, path, devnull_trees):
+def _unique(paths_):
+    """Each path once, first occurrence first ("/a/" and "/a" are one)."""
+    seen = set()
+    for p in paths_:
+        k = os.path.normpath("/" + p)
+        if k not in seen:
+            seen.add(k)
+            yield p
+
+
+def mask_path(sysc, rootfd, path, devnull_trees, shared=None):
+    """shared: [] on the first call; then holds the attached tmpfs that
+    later masked directories get a copy of."""
     try:
         fd = paths.open_in_root(sysc, rootfd, path)
     except (FileNotFoundError, NotADirectoryError):
         return
     try:
         if stat.S_ISDIR(os.fstat(fd).st_mode):
-            o = mounts.Options()
-            o.attr_set = S.MOUNT_ATTR_RDONLY      # given at fsmount time
-            tree = mounts.new_fs(sysc, "tmpfs", "tmpfs", o)
+            if shared:
+                tree = mounts.bind_tree(sysc, shared[0], False)
+            else:
+                o = mounts.Options()
+                o.attr_set = S.MOUNT_ATTR_RDONLY      # given at fsmount time
+                tree = mounts.new_fs(sysc, "tmpfs", "tmpfs", o)
             try:
                 mounts._attach(sysc, tree, fd)
+                if shared is not None and not shared:
+                    shared.append(tree)     # names the attached tmpfs now
+                    tree = -1
             finally:
-                os.close(tree)
+                if tree >= 0:
+                    os.close(tree)
         else:
             # the host's verified /dev/null, never the container's (CVE-2025-31133)
             tree = devnull_trees.pop()
