@@ -739,3 +739,18 @@ def test_bind_options_replace_the_sources_flags(rt, make_bundle, tmp_path, trave
         assert rt.ids() == []
     finally:
         subprocess.run(["umount", "-l", str(src)])
+
+
+def test_read_only_dev_is_made_read_only_last(rt, make_bundle, mount_api):
+    """A /dev tmpfs with "ro": devpts, mqueue, shm and the device nodes still
+    go below it, then it turns read-only (runc's mounts.bats, runc #3248)."""
+    def edit(c):
+        for m in c["mounts"]:
+            if m["destination"] == "/dev":
+                m["options"] = m.get("options", []) + ["ro"]
+    b = make_bundle(["sh", "-c", "grep '^tmpfs /dev ' /proc/mounts; test -c /dev/null && "
+                     "grep -c ' /dev/pts ' /proc/mounts; touch /dev/x 2>/dev/null || echo ro"],
+                    edit)
+    out = run_out(rt, b).splitlines()
+    assert out[0].split()[3].startswith("ro,"), out
+    assert out[1:] == ["1", "ro"]

@@ -51,6 +51,12 @@ def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None, before_c
 def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
     rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     for m in config.mounts:
+        if _ro_dev(m):
+            # devices, /dev/pts and the rest still go below it: read-only
+            # at the end (finalize), as runc does
+            from pyrunc.config.model import Mount
+            m = Mount(**dict({k: getattr(m, k) for k in Mount.__slots__},
+                             options=tuple(o for o in m.options if o != "ro")))
         if m.type in ("cgroup", "cgroup2") and before_cgroup is not None:
             # a cgroup mount shows the cgroup (namespace) we are in: only
             # once in the container's own (else: the host's whole tree)
@@ -62,6 +68,11 @@ def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
                 m.destination, m.type or "bind", _errtext(e))) from None
     devices.setup_dev(sysc, rootfd, config, in_userns)
     return rootfd
+
+
+def _ro_dev(m):
+    return ("ro" in (m.options or ())
+            and os.path.normpath("/" + m.destination.lstrip("/")) == "/dev")
 
 
 def _errtext(e):
@@ -116,6 +127,12 @@ def finalize(sysc, config, devnull_trees):
                 os.close(t)
         for p in (lx.readonly_paths if lx else ()):
             readonly_path(sysc, rootfd, p)
+        if any(_ro_dev(m) for m in config.mounts):
+            dev = paths.open_in_root(sysc, rootfd, "/dev")
+            try:
+                mounts.set_attrs(sysc, dev, S.MOUNT_ATTR_RDONLY, 0)
+            finally:
+                os.close(dev)
         if config.root.readonly:
             mounts.set_attrs(sysc, rootfd, S.MOUNT_ATTR_RDONLY, 0)
     finally:
@@ -128,7 +145,7 @@ def _unique(paths_):
     """Each path once, first occurrence first ("/a/" and "/a" are one)."""
     seen = set()
     for p in paths_:
-        k = os.path.normpath("/" + p)
+        k = os.path.normpath("/" + p.lstrip("/"))
         if k not in seen:
             seen.add(k)
             yield p
