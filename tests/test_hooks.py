@@ -128,3 +128,26 @@ def test_failing_poststart_is_an_error_and_stops(rt, make_bundle, tmp_path):
         time.sleep(0.02)
     assert rt.state(cid)["status"] == "stopped"
     rt.ok("delete", cid)
+
+
+def test_hooks_cwd_and_environment_as_runc(rt, make_bundle, tmp_path):
+    """createRuntime runs in the bundle, createContainer in the rootfs; a
+    hook without "env" gets the runtime's environment, one with an empty
+    "env" an empty one (runc's host-mntns.bats and hooks)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    body = "pwd > %s/$1; echo \"v=$PYRUNC_HOOK_TEST\" >> %s/$1" % (out, out)
+
+    def edit(c):
+        c["hooks"] = {
+            "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", body, "sh", "cr"]},
+                              {"path": "/bin/sh", "args": ["sh", "-c", body, "sh", "empty"],
+                               "env": []}],
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", body, "sh", "cc"]}],
+        }
+    b = make_bundle(["true"], edit)
+    env = dict(os.environ, PYRUNC_HOOK_TEST="inherited")
+    rt.ok("run", "--bundle", b, unique_id(), env=env)
+    assert (out / "cr").read_text().split() == [str(b), "v=inherited"]
+    assert (out / "empty").read_text().split() == [str(b), "v="]
+    assert (out / "cc").read_text().split() == [str(b / "rootfs"), "v=inherited"]

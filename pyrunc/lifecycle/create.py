@@ -373,9 +373,9 @@ def _runtime_hooks(c, config, init_pid):
     st = c.state_json("created")
     st["pid"] = init_pid
     # prestart sees "created" (as crun; runtime-tools hooks_stdin expects it)
-    hooks.run(h.prestart, "prestart", st)
+    hooks.run(h.prestart, "prestart", st, cwd=c.data["bundle"])
     st["status"] = "creating"
-    hooks.run(h.create_runtime, "create_runtime", st)
+    hooks.run(h.create_runtime, "create_runtime", st, cwd=c.data["bundle"])
 
 
 def _cgroup(ctx, cid, config, c):

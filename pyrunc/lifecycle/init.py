@@ -166,7 +166,7 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
         from pyrunc.lifecycle import hooks
         st = c.state_json("creating")
         st["pid"] = prep.host_pid       # learnt with "C", before any hook
-        hooks.run(config.hooks.create_container, "create_container", st)
+        hooks.run(config.hooks.create_container, "create_container", st, cwd=rootfs)
     nulls = []
     if has_mntns and config.linux and config.linux.masked_paths:
         # opened here, in our copy of the host's mount namespace: open_tree
