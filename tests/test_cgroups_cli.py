@@ -271,6 +271,34 @@ def test_update_cpu_burst_zero_turns_it_off(rt, make_bundle):
     rt.ok("delete", "--force", cid)
 
 
+@needs_v1("memory")
+@pytest.mark.parametrize("cgroupns", [True, False])
+def test_v1_cgroup_mount_shows_only_the_containers_cgroup(rt, make_bundle, cgroupns):
+    """/sys/fs/cgroup/<controller> inside is the container's own cgroup, with
+    or without a cgroup namespace, never the host's hierarchy root; with one
+    and a writable mount, a sub-cgroup made inside lands below the
+    container's and `delete --force` removes it (runc's delete.bats)."""
+    def edit(c):
+        for m in c["mounts"]:
+            if m["type"] == "cgroup":
+                m["options"] = [o for o in m.get("options", []) if o != "ro"] + ["rw"]
+        ns = [n for n in c["linux"]["namespaces"] if n["type"] != "cgroup"]
+        c["linux"]["namespaces"] = ns + ([{"type": "cgroup"}] if cgroupns else [])
+    b = make_bundle(["sleep", "1000"], edit)
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", b, cid)
+    path = cgroups_path(b)
+    pid = rt.state(cid)["pid"]
+    roots = [l.split()[3] for l in open("/proc/%d/mountinfo" % pid)
+             if l.split()[4] == "/sys/fs/cgroup/memory"]
+    assert roots == [path], roots           # the host sees the mount's real root
+    if cgroupns:
+        rt.ok("exec", cid, "mkdir", "/sys/fs/cgroup/memory/foo")
+        assert os.path.isdir(v1_hierarchy("memory") + path + "/foo")
+    rt.ok("delete", "--force", cid)
+    assert not os.path.exists(v1_hierarchy("memory") + path)
+
+
 # --- exec --cgroup -------------------------------------------------------------
 
 def test_exec_cgroup_joins_a_sub_cgroup_and_refuses_to_climb(rt, make_bundle):

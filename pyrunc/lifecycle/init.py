@@ -25,7 +25,8 @@ def preload(config):
     if proc is not None and proc.terminal:
         from pyrunc.linux import console  # noqa: F401
     if any(m.type == "cgroup" for m in config.mounts):
-        from pyrunc.linux import cgroupfs  # noqa: F401
+        from pyrunc.linux import cgroupfs
+        cgroupfs.remember_runtime_ns()
     if config.hooks.create_container:
         import subprocess  # noqa: F401
         from pyrunc.lifecycle import hooks  # noqa: F401

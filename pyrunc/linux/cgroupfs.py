@@ -35,11 +35,25 @@ def _own_cgroups():
     return own
 
 
+# pyrunc's own cgroup namespace, read before it forks (lifecycle.init.preload):
+# the init compares its own with it. Not /proc/1's: a host's pid 1 may not
+# let even root read its ns links, and a wrong "no" would bind the host's
+# whole hierarchy (its root, as /proc/self/cgroup shows it in a cgroup
+# namespace) into the container.
+runtime_ns = None
+
+
+def remember_runtime_ns():
+    global runtime_ns
+    runtime_ns = os.readlink("/proc/self/ns/cgroup")
+
+
 def _in_cgroupns():
-    try:
-        return os.readlink("/proc/self/ns/cgroup") != os.readlink("/proc/1/ns/cgroup")
-    except OSError:
-        return False
+    mine = os.readlink("/proc/self/ns/cgroup")
+    if runtime_ns is None:
+        from pyrunc.errors import PyruncError
+        raise PyruncError("cgroup mount: pyrunc's cgroup namespace was not recorded")
+    return mine != runtime_ns
 
 
 def mount_cgroup(sysc, target, o):
@@ -93,7 +107,13 @@ def _fresh(sysc, target, fstype, data, attrs):
     fs = sysc.fsopen(fstype)
     try:
         for d in data:
-            sysc.fsconfig(fs, S.FSCONFIG_SET_FLAG, d)
+            k, eq, v = d.partition("=")
+            if k == "release_agent":
+                continue            # the host's; never from a container's mount
+            if eq:
+                sysc.fsconfig(fs, S.FSCONFIG_SET_STRING, k, v)     # name=systemd
+            else:
+                sysc.fsconfig(fs, S.FSCONFIG_SET_FLAG, d)
         sysc.fsconfig(fs, S.FSCONFIG_CMD_CREATE)
         m = sysc.fsmount(fs, S.FSMOUNT_CLOEXEC, attrs)
     finally:
