@@ -90,6 +90,7 @@ def pivot(sysc, rootfd, rootfs, no_pivot):
         os.chdir("/")
         return
     if no_pivot:
+        _cover_full_proc_and_sys(sysc, rootfs)
         os.chdir(rootfs)
         sysc.mount(rootfs, "/", None, S.MS_MOVE)
         os.chroot(".")
@@ -101,6 +102,34 @@ def pivot(sysc, rootfd, rootfs, no_pivot):
     # host's mounts are untouched)
     sysc.umount2(".", S.MNT_DETACH)
     os.chdir("/")
+
+
+def _cover_full_proc_and_sys(sysc, rootfs):
+    """--no-pivot keeps the host's mounts in the container's mount namespace,
+    below the chroot. A whole procfs or sysfs among them would let the
+    kernel allow a fresh, unmasked proc mount inside (a new user namespace
+    may mount proc only where one is already fully visible; runc #2647):
+    so every such mount outside the rootfs is detached, or covered with a
+    tmpfs where detaching is refused."""
+    rows = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fs = pre.split()
+            if fs[3] == "/" and post.split()[0] in ("proc", "sysfs"):
+                rows.append(procfs.unescape(fs[4]))
+    top = rootfs.rstrip("/") + "/"
+    for mp in rows:
+        if mp == rootfs or mp.startswith(top):
+            continue
+        try:
+            sysc.umount2(mp, S.MNT_DETACH)
+        except FileNotFoundError:
+            continue                # below one detached already
+        except OSError as e:
+            if e.errno not in (1, 22):      # EPERM, EINVAL: cover it instead
+                raise
+            sysc.mount("tmpfs", mp, "tmpfs", 0)
 
 
 def devnull_clones(sysc, config, devnull_fd):
