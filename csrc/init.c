@@ -97,7 +97,7 @@
 #define FSMOUNT_CLOEXEC_ 0x00000001
 #define MOUNT_ATTR_RDONLY_ 0x00000001
 
-#define PLAN_MAGIC "PYRUNCI6"
+#define PLAN_MAGIC "PYRUNCI7"
 
 enum {
     F_WAIT_FIFO = 1 << 0,   /* wait for start on fifo_fd */
@@ -131,8 +131,10 @@ struct plan_header {
     int32_t sync_fd;        /* F_FORK: SOCK_SEQPACKET to pyrunc, or -1 */
     int32_t cwd_fd;         /* > 2: fchdir() to it first (pyrunc had to exec us
                                from another cwd, see exec_helper), else 0 */
+    uint32_t nhooks;        /* startContainer hooks, in hooks_len bytes after */
+    uint32_t hooks_len;     /* the strings: state\0 then per hook see run_hooks */
 };
-_Static_assert(sizeof(struct plan_header) == 120, "plan header layout");
+_Static_assert(sizeof(struct plan_header) == 128, "plan header layout");
 
 struct plan_rlimit {
     uint32_t resource, pad;
@@ -147,7 +149,8 @@ static void die(const char *what, int err)
     /* runc's wording: "exec /run.sh: no such file or directory" */
     snprintf(e, sizeof(e), "%s", strerror(err));
     e[0] = (char)tolower((unsigned char)e[0]);
-    int n = snprintf(msg, sizeof(msg), "%s: %s", what, e);
+    int n = err ? snprintf(msg, sizeof(msg), "%s: %s", what, e)
+                : snprintf(msg, sizeof(msg), "%s", what);
     if (report_fd >= 0 && n > 0) {
         ssize_t w = write(report_fd, msg, (size_t)n);
         (void)w;
@@ -368,6 +371,111 @@ static int proc_context(int argc, char **argv)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 127;
 }
 
+/* startContainer hooks (runtime-spec: in the container, after start, before
+ * the process): run here, last before the exec, so each has the process's
+ * credentials, capabilities, no_new_privs and seccomp filter, as runc's do.
+ * The blob is NUL-terminated strings: the state JSON, then per hook its
+ * timeout (s, 0 none), argc, envc (-1: the process's environment), path,
+ * argv, envp. A hook sees the state on stdin and the container's stdout and
+ * stderr; nothing else of ours reaches it. */
+static char *next_str(char **s)
+{
+    char *r = *s;
+    *s += strlen(r) + 1;
+    return r;
+}
+
+static void run_hooks(uint32_t n, char *blob, char **process_env)
+{
+    char *state = next_str(&blob), what[512];
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        long timeout = strtol(next_str(&blob), NULL, 10);
+        long argc = strtol(next_str(&blob), NULL, 10);
+        long envc = strtol(next_str(&blob), NULL, 10), j;
+        char *path = next_str(&blob);
+        char **hargv = calloc((size_t)argc + 2, sizeof(char *));
+        char **henv = envc < 0 ? process_env : calloc((size_t)envc + 1, sizeof(char *));
+        int in[2], st = 0, pfd;
+        pid_t pid;
+        if (!hargv || !henv)
+            die("startContainer hook: calloc", ENOMEM);
+        for (j = 0; j < argc; j++)
+            hargv[j] = next_str(&blob);
+        if (argc == 0)
+            hargv[0] = path;
+        for (j = 0; envc > 0 && j < envc; j++)
+            henv[j] = next_str(&blob);
+        if (pipe2(in, O_CLOEXEC) < 0)
+            die("startContainer hook: pipe", errno);
+        pid = fork();
+        if (pid < 0)
+            die("startContainer hook: fork", errno);
+        if (pid == 0) {
+            if (dup2(in[0], 0) < 0)
+                _exit(126);
+            syscall(SYS_close_range, 3, ~0U, 0);
+            execve(path, hargv, henv);
+            _exit(127);
+        }
+        close(in[0]);
+        {
+            size_t left = strlen(state);
+            const char *p = state;
+            struct sigaction ign, old;
+            memset(&ign, 0, sizeof(ign));
+            ign.sa_handler = SIG_IGN;       /* a hook that does not read */
+            sigaction(SIGPIPE, &ign, &old);
+            while (left > 0) {
+                ssize_t w = write(in[1], p, left);
+                if (w <= 0)
+                    break;
+                p += w;
+                left -= (size_t)w;
+            }
+            sigaction(SIGPIPE, &old, NULL);
+        }
+        close(in[1]);
+        pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (timeout > 0 && pfd >= 0) {
+            struct pollfd p = { pfd, POLLIN, 0 };
+            int r;
+            do
+                r = poll(&p, 1, (int)(timeout * 1000));
+            while (r < 0 && errno == EINTR);
+            if (r == 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &st, 0);
+                snprintf(what, sizeof(what), "error running startContainer hook #%u: %s: "
+                         "timed out after %lds", i, path, timeout);
+                die(what, 0);
+            }
+        }
+        if (pfd >= 0)
+            close(pfd);
+        while (waitpid(pid, &st, 0) < 0)
+            if (errno != EINTR)
+                die("startContainer hook: wait", errno);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+            free(hargv);
+            if (envc >= 0)
+                free(henv);
+            continue;
+        }
+        if (WIFSIGNALED(st)) {
+            char sig[64];
+            snprintf(sig, sizeof(sig), "%s", strsignal(WTERMSIG(st)));
+            sig[0] = (char)tolower((unsigned char)sig[0]);
+            snprintf(what, sizeof(what), "error running startContainer hook #%u: %s: "
+                     "signal: %s", i, path, sig);
+        } else {
+            snprintf(what, sizeof(what), "error running startContainer hook #%u: %s: "
+                     "exit status %d", i, path, WEXITSTATUS(st));
+        }
+        die(what, 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct plan_header h;
@@ -421,6 +529,9 @@ int main(int argc, char **argv)
         cenvp[i] = s;
         s += strlen(s) + 1;
     }
+    char *hooks = buf + off + h.strings_len;
+    if (h.nhooks && len < off + h.strings_len + h.hooks_len)
+        die("pyrunc-init: truncated plan", EINVAL);
 
     if (h.cwd_fd > 2) {
         if (fchdir(h.cwd_fd) < 0)
@@ -496,6 +607,9 @@ int main(int argc, char **argv)
 
     if ((h.flags & F_SECCOMP) && !(h.flags & F_SECCOMP_EARLY))
         load_seccomp(&h, prog, payload);
+
+    if (h.nhooks)
+        run_hooks(h.nhooks, hooks, cenvp);
 
     execve(path, cargv, cenvp);
     {

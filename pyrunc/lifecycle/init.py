@@ -194,6 +194,14 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     joined_pid = pid_fd(ns)
     plan = process_plan(sysc, proc, prep, lx.personality if lx else None, procfs,
                         fork=joined_pid >= 0)
+    if config.hooks.start_container:
+        # run by the helper last before the exec: in the container, with
+        # the process's credentials and seccomp filter (init.c, run_hooks)
+        from pyrunc.fastjson import dumps
+        st = c.state_json("created")
+        st["pid"] = prep.host_pid
+        plan.hooks = config.hooks.start_container
+        plan.hook_state = dumps(st).encode()
     procfs.close()
     if joined_pid >= 0:
         # last: only our children enter it, and the only child is the

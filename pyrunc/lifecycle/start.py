@@ -5,7 +5,7 @@ import os
 from pyrunc import log
 from pyrunc.errors import PyruncError
 from pyrunc.faults import fault_point
-from pyrunc.lifecycle.common import in_container, signal_init, stored_config
+from pyrunc.lifecycle.common import signal_init, stored_config
 from pyrunc.state import Store
 
 
@@ -33,21 +33,10 @@ def start(ctx, cid, config=None):
             # `created` container behind while pyrunc kept it waiting).
             _kill(c)
             raise PyruncError("process is required to start the container")
-        if config is not None and (config.hooks.start_container or config.hooks.poststart):
+        if config is not None and config.hooks.poststart:
             from pyrunc.lifecycle import hooks
-        if config is not None and config.hooks.start_container:
-            # imported before joining the container's mount namespace
-            import subprocess  # noqa: F401
-            from pyrunc import fastjson  # noqa: F401
-            st = c.state_json("running")
-
-            def run_hooks():
-                hooks.run(config.hooks.start_container, "start_container", st)
-            try:
-                in_container(c, run_hooks)
-            except PyruncError:
-                _kill(c)
-                raise
+        # startContainer hooks: the init helper runs them, after this
+        # release and before the process, with its confinement (init.c)
         release(c)
     finally:
         os.close(lock)
@@ -64,7 +53,7 @@ def start(ctx, cid, config=None):
 def _config_if_needed(c):
     """The stored config, only when start has hooks to run (state.json says)."""
     hooks = c.data.get("hooks")
-    if hooks is not None and "start_container" not in hooks and "poststart" not in hooks:
+    if hooks is not None and "poststart" not in hooks:
         return None
     return stored_config(c)
 

@@ -13,10 +13,10 @@ import struct
 from pyrunc.errors import PyruncError
 from pyrunc.linux import sys as S
 
-PLAN_MAGIC = b"PYRUNCI6"
+PLAN_MAGIC = b"PYRUNCI7"
 F_WAIT_FIFO, F_SET_CREDS, F_SET_CAPS, F_NNP, F_SECCOMP, F_SECCOMP_EARLY = 1, 2, 4, 8, 16, 32
 F_FORK, F_NEW_SESSION = 64, 128
-_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiIIii")
+_HDR = struct.Struct("=8sIiiIIIIIQQQQQIIIIIiIIiiII")
 _RLIM_INF = (1 << 64) - 1
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -26,7 +26,8 @@ class InitPlan:
 
     __slots__ = ("flags", "fifo_fd", "report_fd", "preserve_fds", "uid", "gid", "groups",
                  "last_cap", "caps", "seccomp_flags", "bpf", "path", "argv", "envp",
-                 "listener_fd", "payload", "rlimits", "sync_fd", "cwd_fd")
+                 "listener_fd", "payload", "rlimits", "sync_fd", "cwd_fd", "hooks",
+                 "hook_state")
 
     def __init__(self):
         self.flags = 0
@@ -47,20 +48,32 @@ class InitPlan:
         self.rlimits = ()       # [(resource, soft, hard)], applied by the helper
         self.sync_fd = -1       # F_FORK: the socket to pyrunc
         self.cwd_fd = 0         # > 2: the helper fchdir()s to it first
+        self.hooks = ()         # startContainer: run by the helper before the exec
+        self.hook_state = b""   # their stdin
 
     def pack(self):
         strings = b"".join(s.encode() + b"\0" for s in (self.path,) + tuple(self.argv)
                            + tuple(self.envp))
+        hooks = b""
+        if self.hooks:
+            items = [self.hook_state.decode()]
+            for h in self.hooks:
+                args = list(h.args or ())
+                items += [str(h.timeout or 0), str(len(args)),
+                          str(-1 if h.env is None else len(h.env)), h.path] + args \
+                    + list(h.env or ())
+            hooks = b"".join(s.encode() + b"\0" for s in items)
         b, e, i, p, a = self.caps
         hdr = _HDR.pack(PLAN_MAGIC, self.flags, self.fifo_fd, self.report_fd,
                         self.preserve_fds, self.uid, self.gid, len(self.groups), self.last_cap,
                         b, e, p, i, a, self.seccomp_flags, len(self.bpf) // 8,
                         len(self.argv), len(self.envp), len(strings), self.listener_fd,
-                        len(self.payload), len(self.rlimits), self.sync_fd, self.cwd_fd)
+                        len(self.payload), len(self.rlimits), self.sync_fd, self.cwd_fd,
+                        len(self.hooks), len(hooks))
         rl = b"".join(struct.pack("=IIQQ", r, 0, min(soft, _RLIM_INF), min(hard, _RLIM_INF))
                       for r, soft, hard in self.rlimits)
         return (hdr + rl + struct.pack("=%dI" % len(self.groups), *self.groups) + self.bpf
-                + self.payload + strings)
+                + self.payload + strings + hooks)
 
 
 def helper_memfd(sysc):
