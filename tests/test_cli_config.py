@@ -224,6 +224,10 @@ def test_features_valid_and_honest():
     jsonschema.Draft7Validator(schema).validate(f)
     assert f["ociVersionMax"] == "1.3.0"
     assert f["linux"]["apparmor"]["enabled"] is False
+    from pyrunc.linux.sys import real
+    idmap = real().has_mount_setattr()
+    assert f["linux"]["mountExtensions"]["idmap"]["enabled"] is idmap
+    assert ("ridmap" in f["mountOptions"]) is idmap
     assert set(f["linux"]["namespaces"]) == {"pid", "network", "mount", "ipc", "uts", "user",
                                              "cgroup", "time"}
     from pyrunc.linux import cgroups

@@ -11,6 +11,10 @@ def features():
     opts = set(_ATTR) | set(_FLAGS) | _NOOP | set(PROPAGATION)
     opts |= {"r" + p for p in PROPAGATION} | {"r" + a for a in _ATTR}
     opts |= {"bind", "rbind", "tmpcopyup"}
+    from pyrunc.linux.sys import real
+    idmap = real().has_mount_setattr()     # idmapped mounts: Linux 5.12+
+    if idmap:
+        opts |= {"idmap", "ridmap"}
     f = {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.3.0",
@@ -25,7 +29,7 @@ def features():
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": idmap}},
             "netDevices": {"enabled": False},
             "memoryPolicy": _mempolicy(),
         },

@@ -196,6 +196,9 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
         # or the container; only the preserved ones stay inheritable
         sysc.close_range(3 + preserve_fds + extra, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
         prep.helper = prep.keep(lproc.helper_memfd(sysc))
+        from pyrunc.linux import idmap
+        if any(idmap.wanted(m) for m in config.mounts):
+            idmap.prepare(sysc, config, prep.keep)
         if prep.ns.join:
             # the helper is exec'd after setns: see init.exec_helper
             prep.proc_dir = prep.keep(lproc.proc_dir(sysc))

@@ -362,9 +362,8 @@ def _fs_log(fs):
 def mount_one(sysc, rootfd, m, mount_label=None):
     """Mount one config.json mount inside the rootfs."""
     o = parse_options(m.options)
-    if o.idmap or m.uid_mappings or m.gid_mappings:
-        raise PyruncError("mount %s: idmapped mounts are not supported by pyrunc" % m.destination)
-    fstype = m.type or ("bind" if o.bind else None)
+    idmapped = o.idmap or m.uid_mappings or m.gid_mappings
+    fstype = m.type or ("bind" if o.bind or idmapped else None)
     dest = m.destination
     if not dest.startswith("/"):
         dest = "/" + dest   # relative destinations are deprecated; runc treats them so
@@ -377,7 +376,14 @@ def mount_one(sysc, rootfd, m, mount_label=None):
         except OSError as e:
             raise PyruncError("mount %s: source %s: %s" % (dest, src, os.strerror(e.errno).lower()))
         replace_bind_flags(o)
-        tree = bind_tree(sysc, src, o.recursive)
+        if idmapped:
+            # made by pyrunc on the host before the fork (pyrunc/linux/idmap.py)
+            from pyrunc.linux import idmap
+            tree = idmap.premade.pop(id(m), None)
+            if tree is None:
+                raise PyruncError("mount %s: idmapped tree missing" % dest)
+        else:
+            tree = bind_tree(sysc, src, o.recursive)
         try:
             target = (paths.mkdir_all(sysc, rootfd, dest) if stat.S_ISDIR(st.st_mode)
                       else paths.create_file(sysc, rootfd, dest))
