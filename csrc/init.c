@@ -376,8 +376,9 @@ static int proc_context(int argc, char **argv)
  * credentials, capabilities, no_new_privs and seccomp filter, as runc's do.
  * The blob is NUL-terminated strings: the state JSON, then per hook its
  * timeout (s, 0 none), argc, envc (-1: the process's environment), path,
- * argv, envp. A hook sees the state on stdin and the container's stdout and
- * stderr; nothing else of ours reaches it. */
+ * argv, envp. A hook sees the state on stdin and the container's stdout; its
+ * stderr is collected, passed on to the container's, and its last line
+ * ends the error of a failing hook (runc). Nothing else of ours reaches it. */
 static char *next_str(char **s)
 {
     char *r = *s;
@@ -387,7 +388,7 @@ static char *next_str(char **s)
 
 static void run_hooks(uint32_t n, char *blob, char **process_env)
 {
-    char *state = next_str(&blob), what[512];
+    char *state = next_str(&blob), what[640];
     uint32_t i;
     for (i = 0; i < n; i++) {
         long timeout = strtol(next_str(&blob), NULL, 10);
@@ -396,7 +397,9 @@ static void run_hooks(uint32_t n, char *blob, char **process_env)
         char *path = next_str(&blob);
         char **hargv = calloc((size_t)argc + 2, sizeof(char *));
         char **henv = envc < 0 ? process_env : calloc((size_t)envc + 1, sizeof(char *));
-        int in[2], st = 0, pfd;
+        int in[2], err[2], st = 0, pfd;
+        static char ebuf[4096];
+        size_t elen = 0;
         pid_t pid;
         if (!hargv || !henv)
             die("startContainer hook: calloc", ENOMEM);
@@ -406,19 +409,20 @@ static void run_hooks(uint32_t n, char *blob, char **process_env)
             hargv[0] = path;
         for (j = 0; envc > 0 && j < envc; j++)
             henv[j] = next_str(&blob);
-        if (pipe2(in, O_CLOEXEC) < 0)
+        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
             die("startContainer hook: pipe", errno);
         pid = fork();
         if (pid < 0)
             die("startContainer hook: fork", errno);
         if (pid == 0) {
-            if (dup2(in[0], 0) < 0)
+            if (dup2(in[0], 0) < 0 || dup2(err[1], 2) < 0)
                 _exit(126);
             syscall(SYS_close_range, 3, ~0U, 0);
             execve(path, hargv, henv);
             _exit(127);
         }
         close(in[0]);
+        close(err[1]);
         {
             size_t left = strlen(state);
             const char *p = state;
@@ -436,20 +440,52 @@ static void run_hooks(uint32_t n, char *blob, char **process_env)
             sigaction(SIGPIPE, &old, NULL);
         }
         close(in[1]);
+        /* its stderr until EOF (it and its children are done with it), within
+         * the timeout */
         pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (timeout > 0 && pfd >= 0) {
-            struct pollfd p = { pfd, POLLIN, 0 };
-            int r;
-            do
-                r = poll(&p, 1, (int)(timeout * 1000));
-            while (r < 0 && errno == EINTR);
-            if (r == 0) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &st, 0);
-                snprintf(what, sizeof(what), "error running startContainer hook #%u: %s: "
-                         "timed out after %lds", i, path, timeout);
-                die(what, 0);
+        {
+            struct pollfd p = { err[0], POLLIN, 0 };
+            long left_ms = timeout > 0 ? timeout * 1000 : -1;
+            for (;;) {
+                char chunk[1024];
+                ssize_t n;
+                int r = poll(&p, 1, left_ms > 0 ? (int)(left_ms > 1000 ? 1000 : left_ms)
+                                                : (timeout > 0 ? 0 : -1));
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r == 0) {
+                    if (timeout > 0 && (left_ms -= 1000) <= 0) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &st, 0);
+                        snprintf(what, sizeof(what), "error running startContainer hook "
+                                 "#%u: %.200s: timed out after %lds", i, path, timeout);
+                        die(what, 0);
+                    }
+                    continue;
+                }
+                n = read(err[0], chunk, sizeof(chunk));
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0)
+                    break;
+                if (write(2, chunk, (size_t)n) < 0) {
+                    /* the container's stderr is gone: the hook's error still counts */
+                }
+                if ((size_t)n >= sizeof(ebuf)) {
+                    memcpy(ebuf, chunk + n - (ssize_t)sizeof(ebuf) + 1, sizeof(ebuf) - 1);
+                    elen = sizeof(ebuf) - 1;
+                } else {
+                    if (elen + (size_t)n >= sizeof(ebuf)) {
+                        size_t drop = elen + (size_t)n - (sizeof(ebuf) - 1);
+                        memmove(ebuf, ebuf + drop, elen - drop);
+                        elen -= drop;
+                    }
+                    memcpy(ebuf + elen, chunk, (size_t)n);
+                    elen += (size_t)n;
+                }
             }
+            close(err[0]);
+            ebuf[elen] = 0;
         }
         if (pfd >= 0)
             close(pfd);
@@ -462,15 +498,24 @@ static void run_hooks(uint32_t n, char *blob, char **process_env)
                 free(henv);
             continue;
         }
-        if (WIFSIGNALED(st)) {
-            char sig[64];
-            snprintf(sig, sizeof(sig), "%s", strsignal(WTERMSIG(st)));
-            sig[0] = (char)tolower((unsigned char)sig[0]);
-            snprintf(what, sizeof(what), "error running startContainer hook #%u: %s: "
-                     "signal: %s", i, path, sig);
-        } else {
-            snprintf(what, sizeof(what), "error running startContainer hook #%u: %s: "
-                     "exit status %d", i, path, WEXITSTATUS(st));
+        {
+            /* the last line of its stderr, as the Python hooks say it */
+            char *last = ebuf, *nl;
+            while (elen && ebuf[elen - 1] == '\n')
+                ebuf[--elen] = 0;
+            while ((nl = strchr(last, '\n')) != NULL)
+                last = nl + 1;
+            if (WIFSIGNALED(st)) {
+                char sig[64];
+                snprintf(sig, sizeof(sig), "%s", strsignal(WTERMSIG(st)));
+                sig[0] = (char)tolower((unsigned char)sig[0]);
+                snprintf(what, sizeof(what), "error running startContainer hook #%u: %.200s: "
+                         "signal: %s%s%.200s", i, path, sig, *last ? ": " : "", last);
+            } else {
+                snprintf(what, sizeof(what), "error running startContainer hook #%u: %.200s: "
+                         "exit status %d%s%.200s", i, path, WEXITSTATUS(st),
+                         *last ? ": " : "", last);
+            }
         }
         die(what, 0);
     }

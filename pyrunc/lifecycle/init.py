@@ -194,6 +194,8 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
     joined_pid = pid_fd(ns)
     plan = process_plan(sysc, proc, prep, lx.personality if lx else None, procfs,
                         fork=joined_pid >= 0)
+    if has_mntns:
+        lrootfs.readonly_dev(sysc, config)      # after /dev/console
     if config.hooks.start_container:
         # run by the helper last before the exec: in the container, with
         # the process's credentials and seccomp filter (init.c, run_hooks)

@@ -156,12 +156,7 @@ def finalize(sysc, config, devnull_trees):
                 os.close(t)
         for p in (lx.readonly_paths if lx else ()):
             readonly_path(sysc, rootfd, p)
-        if any(_ro_dev(m) for m in config.mounts):
-            dev = paths.open_in_root(sysc, rootfd, "/dev")
-            try:
-                mounts.set_attrs(sysc, dev, S.MOUNT_ATTR_RDONLY, 0)
-            finally:
-                os.close(dev)
+
         if config.root.readonly:
             mounts.set_attrs(sysc, rootfd, S.MOUNT_ATTR_RDONLY, 0)
     finally:
@@ -178,6 +173,22 @@ def _unique(paths_):
         if k not in seen:
             seen.add(k)
             yield p
+
+
+def readonly_dev(sysc, config):
+    """A /dev mounted "ro": read-only once everything below it is made,
+    /dev/console included (after the terminal is set up)."""
+    if not any(_ro_dev(m) for m in config.mounts):
+        return
+    rootfd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        dev = paths.open_in_root(sysc, rootfd, "/dev")
+        try:
+            mounts.set_attrs(sysc, dev, S.MOUNT_ATTR_RDONLY, 0)
+        finally:
+            os.close(dev)
+    finally:
+        os.close(rootfd)
 
 
 def mask_path(sysc, rootfd, path, devnull_trees, shared=None):

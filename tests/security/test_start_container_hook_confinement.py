@@ -47,3 +47,20 @@ def test_hook_is_under_the_containers_seccomp_filter(rt, make_bundle):
     assert r.returncode != 0
     assert "error running startContainer hook #0" in r.stderr and "bad system call" in r.stderr
     assert rt.ids() == []
+
+
+def test_failing_hook_says_why_with_its_own_words(rt, make_bundle):
+    """argv as configured (argv[0] "cat" for busybox), the last line of its
+    stderr in the error, and a timeout that kills it (runc's hooks.bats)."""
+    def edit(c):
+        c["hooks"] = {"startContainer": [{"path": "/bin/busybox",
+                                          "args": ["cat", "/nosuchfile"]}]}
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], edit), unique_id())
+    assert r.returncode != 0 and "cat: can't open '/nosuchfile'" in r.stderr, r.stderr
+
+    def slow(c):
+        c["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "sleep 30"],
+                                          "timeout": 1}]}
+    r = rt.cmd("run", "--bundle", make_bundle(["true"], slow), unique_id(), timeout=20)
+    assert r.returncode != 0 and "timed out after 1s" in r.stderr, r.stderr
+    assert rt.ids() == []
