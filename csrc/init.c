@@ -471,18 +471,14 @@ static void run_hooks(uint32_t n, char *blob, char **process_env)
                 if (write(2, chunk, (size_t)n) < 0) {
                     /* the container's stderr is gone: the hook's error still counts */
                 }
-                if ((size_t)n >= sizeof(ebuf)) {
-                    memcpy(ebuf, chunk + n - (ssize_t)sizeof(ebuf) + 1, sizeof(ebuf) - 1);
-                    elen = sizeof(ebuf) - 1;
-                } else {
-                    if (elen + (size_t)n >= sizeof(ebuf)) {
-                        size_t drop = elen + (size_t)n - (sizeof(ebuf) - 1);
-                        memmove(ebuf, ebuf + drop, elen - drop);
-                        elen -= drop;
-                    }
-                    memcpy(ebuf + elen, chunk, (size_t)n);
-                    elen += (size_t)n;
+                /* keep the last sizeof(ebuf) - 1 bytes (chunk is smaller) */
+                if (elen + (size_t)n >= sizeof(ebuf)) {
+                    size_t drop = elen + (size_t)n - (sizeof(ebuf) - 1);
+                    memmove(ebuf, ebuf + drop, elen - drop);
+                    elen -= drop;
                 }
+                memcpy(ebuf + elen, chunk, (size_t)n);
+                elen += (size_t)n;
             }
             close(err[0]);
             ebuf[elen] = 0;
