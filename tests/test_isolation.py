@@ -754,3 +754,28 @@ def test_read_only_dev_is_made_read_only_last(rt, make_bundle, mount_api):
     out = run_out(rt, b).splitlines()
     assert out[0].split()[3].startswith("ro,"), out
     assert out[1:] == ["1", "ro"]
+
+
+def test_destinations_written_as_host_paths_in_the_rootfs(rt, make_bundle, tmp_path):
+    """A destination that starts with the rootfs path is that place in the
+    container, and a source inside the rootfs sees the mounts made before it
+    (runc's "mount order" tests)."""
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / "file").write_text("from-a\n")
+    box = {}
+
+    def edit(c):
+        rootfs = str(box["b"] / "rootfs")
+        c["mounts"] += [
+            {"destination": "/mnt", "type": "bind", "source": str(a), "options": ["rbind"]},
+            {"destination": rootfs + "/final", "type": "bind", "source": rootfs + "/mnt",
+             "options": ["rbind"]}]
+    b = make_bundle(["cat", "/final/file"])
+    box["b"] = b
+    cfg = json.loads((b / "config.json").read_text())
+    edit(cfg)
+    (b / "config.json").write_text(json.dumps(cfg))
+    (b / "rootfs" / "final").mkdir()
+    assert run_out(rt, b) == "from-a\n"
+    assert not (b / "rootfs" / "final" / "file").exists()     # not on the host

@@ -50,13 +50,24 @@ def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None, before_c
 
 def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
     rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    top = rootfs.rstrip("/") + "/"
     for m in config.mounts:
-        if _ro_dev(m):
-            # devices, /dev/pts and the rest still go below it: read-only
-            # at the end (finalize), as runc does
+        if _ro_dev(m) or m.destination.startswith(top):
             from pyrunc.config.model import Mount
-            m = Mount(**dict({k: getattr(m, k) for k in Mount.__slots__},
-                             options=tuple(o for o in m.options if o != "ro")))
+            kw = {k: getattr(m, k) for k in Mount.__slots__}
+            if _ro_dev(m):
+                # devices, /dev/pts and the rest still go below it:
+                # read-only at the end (readonly_dev), as runc does
+                kw["options"] = tuple(o for o in m.options if o != "ro")
+            if m.destination.startswith(top):
+                # a destination written as a host path inside the rootfs
+                # means the same place in the container (runc, lexically)
+                kw["destination"] = "/" + m.destination[len(top):]
+            m2 = Mount(**kw)
+            from pyrunc.linux import idmap
+            if id(m) in idmap.premade:
+                idmap.premade[id(m2)] = idmap.premade.pop(id(m))
+            m = m2
         if m.type in ("cgroup", "cgroup2") and before_cgroup is not None:
             # a cgroup mount shows the cgroup (namespace) we are in: only
             # once in the container's own (else: the host's whole tree)
