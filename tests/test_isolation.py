@@ -779,3 +779,27 @@ def test_destinations_written_as_host_paths_in_the_rootfs(rt, make_bundle, tmp_p
     (b / "rootfs" / "final").mkdir()
     assert run_out(rt, b) == "from-a\n"
     assert not (b / "rootfs" / "final" / "file").exists()     # not on the host
+
+
+def test_user_namespace_binds_a_source_its_root_cannot_reach(rt, make_bundle, tmp_path,
+                                                            traversable):
+    """A bind source in a 0700 host directory: the container's root (host
+    uid 100000) cannot open it, pyrunc copies the mount on the host before
+    entering the user namespace (runc's userns.bats)."""
+    hidden = tmp_path / "hidden"
+    (hidden / "dir").mkdir(parents=True)
+    (hidden / "dir" / "f").write_text("seen\n")
+    os.chmod(hidden, 0o700)
+
+    def edit(c):
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["mounts"] = [m for m in c["mounts"] if m["type"] not in ("cgroup", "sysfs")]
+        c["mounts"].append({"destination": "/tmp/m", "type": "bind",
+                            "source": str(hidden / "dir"), "options": ["bind"]})
+    cid = unique_id()
+    b = make_bundle(["sleep", "1000"], edit)
+    rt.ok("run", "-d", "--bundle", b, cid)
+    assert rt.ok("exec", cid, "cat", "/tmp/m/f").stdout == "seen\n"
+    rt.ok("delete", "--force", cid)

@@ -197,8 +197,9 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
         sysc.close_range(3 + preserve_fds + extra, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
         prep.helper = prep.keep(lproc.helper_memfd(sysc))
         from pyrunc.linux import idmap
-        if any(idmap.wanted(m) for m in config.mounts):
-            idmap.prepare(sysc, config, prep.keep)
+        new_userns = "user" in prep.ns.types and prep.ns.new_user
+        if new_userns or any(idmap.wanted(m) for m in config.mounts):
+            idmap.prepare(sysc, config, prep.keep, new_userns)
         if prep.ns.join:
             # the helper is exec'd after setns: see init.exec_helper
             prep.proc_dir = prep.keep(lproc.proc_dir(sysc))

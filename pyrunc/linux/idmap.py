@@ -27,14 +27,26 @@ def wanted(m):
     return bool(m.uid_mappings or m.gid_mappings or "idmap" in opts or "ridmap" in opts)
 
 
-def prepare(sysc, config, keep):
+def prepare(sysc, config, keep, new_userns=False):
     """Make every idmapped mount's tree; keep(fd) registers each fd with the
-    caller (closed after the fork, inherited by the init)."""
+    caller (closed after the fork, inherited by the init). With a new user
+    namespace, also a plain copy of every other bind source: its root may
+    not be able to reach one (a 0700 host dir), and the init then attaches
+    this copy instead."""
     premade.clear()
     nsfds = {}
     try:
         for m in config.mounts:
             if not wanted(m):
+                if new_userns and m.source and (m.type == "bind" or "bind" in (m.options or ())
+                                                or "rbind" in (m.options or ())):
+                    rec = "rbind" in (m.options or ())
+                    try:
+                        premade[id(m)] = keep(sysc.open_tree(-100, m.source, (
+                            S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC
+                            | (S.AT_RECURSIVE if rec else 0))))
+                    except OSError:
+                        pass        # the init reports it, with its own error
                 continue
             if m.type not in (None, "", "bind") and "bind" not in (m.options or ()) \
                     and "rbind" not in (m.options or ()):

@@ -371,19 +371,34 @@ def mount_one(sysc, rootfd, m, mount_label=None):
         src = m.source
         if not src:
             raise PyruncError("mount %s: bind mount needs a source" % dest)
+        from pyrunc.linux import idmap
+        host_tree = idmap.premade.pop(id(m), None)
         try:
             st = os.stat(src)
+        except PermissionError:
+            if host_tree is None:
+                raise PyruncError("mount %s: source %s: permission denied" % (dest, src))
+            st = os.fstat(host_tree)
         except OSError as e:
             raise PyruncError("mount %s: source %s: %s" % (dest, src, os.strerror(e.errno).lower()))
         replace_bind_flags(o)
         if idmapped:
             # made by pyrunc on the host before the fork (pyrunc/linux/idmap.py)
-            from pyrunc.linux import idmap
-            tree = idmap.premade.pop(id(m), None)
-            if tree is None:
+            if host_tree is None:
                 raise PyruncError("mount %s: idmapped tree missing" % dest)
+            tree = host_tree
         else:
-            tree = bind_tree(sysc, src, o.recursive)
+            try:
+                tree = bind_tree(sysc, src, o.recursive)
+                if host_tree is not None:
+                    os.close(host_tree)
+            except PermissionError:
+                # in a user namespace, a source its root may not reach:
+                # the copy pyrunc made on the host before the fork (runc
+                # opens such sources first too)
+                if host_tree is None:
+                    raise
+                tree = host_tree
         try:
             target = (paths.mkdir_all(sysc, rootfd, dest) if stat.S_ISDIR(st.st_mode)
                       else paths.create_file(sysc, rootfd, dest))
