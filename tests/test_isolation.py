@@ -803,3 +803,34 @@ def test_user_namespace_binds_a_source_its_root_cannot_reach(rt, make_bundle, tm
     rt.ok("run", "-d", "--bundle", b, cid)
     assert rt.ok("exec", cid, "cat", "/tmp/m/f").stdout == "seen\n"
     rt.ok("delete", "--force", cid)
+
+
+def test_join_a_user_namespace_and_a_netns_it_does_not_own(rt, make_bundle, traversable):
+    """Joining another container's user namespace and the host's network
+    namespace: the netns is joined first, with the runtime's privileges (a
+    user namespace's root cannot join a netns it does not own; runc's
+    userns.bats)."""
+    def owner(c):
+        c["linux"]["namespaces"].append({"type": "user"})
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        c["mounts"] = [m for m in c["mounts"] if m["type"] not in ("cgroup", "sysfs")]
+    a = unique_id()
+    rt.ok("run", "-d", "--bundle", make_bundle(["sleep", "1000"], owner), a)
+    pid = rt.state(a)["pid"]
+
+    def joiner(c):
+        owner(c)
+        c["linux"].pop("uidMappings")
+        c["linux"].pop("gidMappings")
+        for n in c["linux"]["namespaces"]:
+            if n["type"] == "user":
+                n["path"] = "/proc/%d/ns/user" % pid
+            if n["type"] == "network":
+                n["path"] = "/proc/self/ns/net"      # pyrunc's own: the host's
+    b = unique_id()
+    rt.ok("run", "-d", "--bundle", make_bundle(["sleep", "1000"], joiner), b)
+    out = rt.ok("exec", b, "sh", "-c", "readlink /proc/self/ns/user; readlink /proc/self/ns/net").stdout
+    assert out.split() == [os.readlink("/proc/%d/ns/user" % pid), os.readlink("/proc/self/ns/net")]
+    rt.ok("delete", "--force", b)
+    rt.ok("delete", "--force", a)

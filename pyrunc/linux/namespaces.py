@@ -98,15 +98,34 @@ def plan(config):
 
 
 def join(sysc, p):
-    """In C1: setns into every path namespace (user first) but a pid
-    namespace: that one the init joins last, right before the init helper
-    forks the container's process into it (pid_fd), so that no python
-    process of pyrunc ever lives in a pid namespace with other processes."""
-    keep = []
+    """In C1: setns into every path namespace but a pid namespace: that one
+    the init joins last, right before the init helper forks the container's
+    process into it (pid_fd), so that no python process of pyrunc ever lives
+    in a pid namespace with other processes.
+
+    With a user namespace to join, the others are tried first, with the
+    privileges we have here: one not owned by that user namespace (a netns
+    of the host's) can only be joined so (runc). Those refused (EPERM: a
+    rootless caller) are joined from inside the user namespace."""
+    keep, later = [], []
+    has_user = any(t == "user" for t, _fd in p.join)
     for t, fd in p.join:
         if t == "pid":
             keep.append((t, fd))
-            continue
+        elif t != "user" and has_user:
+            try:
+                sysc.setns(fd, FLAGS[t])
+            except OSError as e:
+                if e.errno != 1:
+                    raise PyruncError("join %s namespace: %s"
+                                      % (t, os.strerror(e.errno).lower())) from None
+                later.append((t, fd))
+                continue
+            os.close(fd)
+        else:
+            later.append((t, fd))
+    later.sort(key=lambda x: x[0] != "user")            # user first among the rest
+    for t, fd in later:
         try:
             sysc.setns(fd, FLAGS[t])
         except OSError as e:
@@ -205,11 +224,14 @@ def container_ns_fds(pid, types):
             if t == "pid":
                 name = "pid"
             fd = os.open("/proc/%d/ns/%s" % (pid, name), os.O_RDONLY | os.O_CLOEXEC)
-            # joining one's own namespace is harmless but for user it fails
-            if t == "user":
-                if mine.setdefault("user", os.stat("/proc/self/ns/user").st_ino) == os.fstat(fd).st_ino:
-                    os.close(fd)
-                    continue
+            # one we are in already (the container shares it with the host):
+            # nothing to join, and from inside the container's user
+            # namespace it could not be (a user namespace, or a netns that
+            # user namespace does not own)
+            own = mine.setdefault(t, os.stat("/proc/self/ns/%s" % name).st_ino)
+            if own == os.fstat(fd).st_ino:
+                os.close(fd)
+                continue
             fds.append((t, fd))
     except OSError:
         for _t, fd in fds:
