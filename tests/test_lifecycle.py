@@ -550,3 +550,17 @@ def test_a_created_container_ends_on_term_as_runcs_does(rt, make_bundle):
     sigcgt = [l for l in open("/proc/%d/status" % pid) if l.startswith("SigCgt")][0]
     assert int(sigcgt.split()[1], 16) == 0      # no handler left behind
     rt.ok("delete", "--force", cid)
+
+
+def test_checkpoint_parent_path_is_checked_first(rt, make_bundle, tmp_path):
+    """--parent-path is relative to --image-path and must exist there: said
+    before anything else, whatever the host's CRIU can do (runc)."""
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", make_bundle(["sleep", "1000"]), cid)
+    img = tmp_path / "img"
+    img.mkdir()
+    for parent in (str(tmp_path / "parent"), "./parent"):
+        r = rt.cmd("checkpoint", "--parent-path", parent, "--image-path", img, cid)
+        assert r.returncode == 1 and "--parent-path" in r.stderr, r.stderr
+    assert rt.state(cid)["status"] == "running"
+    rt.ok("delete", "--force", cid)

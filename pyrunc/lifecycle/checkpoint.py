@@ -150,6 +150,15 @@ def checkpoint(ctx, cid, opts):
     if mode and mode not in MANAGE_CGROUPS_MODES:
         raise PyruncError("invalid --manage-cgroups-mode %r (want one of %s)"
                           % (mode, ", ".join(MANAGE_CGROUPS_MODES)))
+    parent = opts.get("parent_path")
+    if parent:
+        # criu takes it relative to the image directory (runc's rule)
+        if os.path.isabs(parent):
+            raise PyruncError("--parent-path %s: must be relative to --image-path" % parent)
+        base = os.path.abspath(opts.get("image_path") or "checkpoint")
+        if not os.path.isdir(os.path.join(base, parent)):
+            raise PyruncError("invalid --parent-path %s: no such directory below %s"
+                              % (parent, base))
     empty = []
     for ns in opts.get("empty_ns") or ():
         if ns not in EMPTY_NS:
