@@ -55,6 +55,13 @@ def warn(msg):
 
 
 def debug(msg):
-    if _target["debug"]:
-        sys.stderr.write("pyrunc: debug: %s\n" % msg)
+    """--debug: to the --log file when there is one, else to stderr, in
+    runc's text format (what `runc --debug` users grep for)."""
+    if not _target["debug"]:
+        return
+    if _target["path"]:
         _append("debug", msg)
+    else:
+        sys.stderr.write('time="%s" level=debug msg="%s"\n' % (
+            _now(), msg.replace("\\", "\\\\").replace('"', '\\"')))
+        sys.stderr.flush()

@@ -564,3 +564,41 @@ def test_checkpoint_parent_path_is_checked_first(rt, make_bundle, tmp_path):
         assert r.returncode == 1 and "--parent-path" in r.stderr, r.stderr
     assert rt.state(cid)["status"] == "running"
     rt.ok("delete", "--force", cid)
+
+
+def test_debug_lines_in_runcs_format(rt, make_bundle, tmp_path):
+    """--debug: runc's text lines on stderr, or only in the --log file (text
+    or JSON); the steps named as runc names them (its debug.bats)."""
+    steps = ("nsexec container setup", "child process in init()",
+             "init: closing the pipe to signal completion")
+    b = make_bundle(["true"])
+    r = rt.ok("--debug", "run", "--bundle", b, unique_id())
+    assert "level=debug" in r.stderr and all(s in r.stderr for s in steps), r.stderr
+    for fmt, mark in (("text", "level=debug"), ("json", '"level":"debug"')):
+        log = tmp_path / ("log-" + fmt)
+        r = rt.ok("--debug", "--log", log, "--log-format", fmt, "run", "--bundle", b,
+                  unique_id())
+        assert "level=debug" not in r.stderr
+        text = log.read_text()
+        assert mark in text and all(s in text for s in steps), text
+    cid = unique_id()
+    rt.ok("run", "-d", "--bundle", make_bundle(["sleep", "100"]), cid)
+    r = rt.ok("--debug", "exec", cid, "true")
+    assert "setns_init: about to exec" in r.stderr
+    rt.ok("delete", "--force", cid)
+
+
+def test_seccomp_flags_default_to_spec_allow_when_absent(rt, make_bundle):
+    """No "flags": SPEC_ALLOW where the kernel has it (runc); an empty list:
+    none. The debug log says which."""
+    from pyrunc.linux import seccomp
+    spec_allow = seccomp.FLAGS["SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
+    supported = "SECCOMP_FILTER_FLAG_SPEC_ALLOW" in seccomp.features()["supportedFlags"]
+    for flags, want in ((None, spec_allow if supported else 0), ([], 0)):
+        def edit(c, flags=flags):
+            c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+            if flags is not None:
+                c["linux"]["seccomp"]["flags"] = flags
+        r = rt.ok("--debug", "run", "--bundle", make_bundle(["true"], edit), unique_id())
+        assert '"seccomp filter flags: %d"' % want in r.stderr, r.stderr

@@ -184,7 +184,7 @@ def _seccomp(s):
         default_action=s["defaultAction"],
         default_errno_ret=s.get("defaultErrnoRet"),
         architectures=_t(s.get("architectures")) or (),
-        flags=_t(s.get("flags")) or (),
+        flags=_t(s.get("flags")),          # None: absent (see seccomp._flags)
         listener_path=s.get("listenerPath"),
         listener_metadata=s.get("listenerMetadata"),
         syscalls=tuple(SeccompSyscall(

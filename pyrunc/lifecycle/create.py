@@ -118,6 +118,7 @@ def check_config(config, warn=log.warn):
         if lx and lx.seccomp is not None:
             from pyrunc.linux import seccomp
             p.seccomp = seccomp.compile(lx.seccomp)
+            log.debug("seccomp filter flags: %d" % p.seccomp[1])
             if p.seccomp[1] & seccomp.FLAG_NEW_LISTENER:
                 p.listener = p.keep(seccomp.connect_listener(lx.seccomp.listener_path))
     except BaseException:
@@ -236,6 +237,8 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
         ps, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         if warm is not None:
             warm.stop()     # the child gets no thread; the init's migration is soon
+        # --debug lines in runc's words, for what its users grep
+        log.debug("nsexec container setup: forking the namespace child")
         c1 = os.fork()
         if c1 == 0:
             ps.close()
@@ -298,6 +301,7 @@ def _drive(ps, c1, c, config, mgr):
                 send_to_child(ps, b"M")
             elif kind == b"P":
                 init_pid = int(rest)
+                log.debug("child process in init(): pid %d" % init_pid)
                 os.waitpid(c1, 0)
                 c1 = 0
                 # The init joins its cgroup while it sets up its mounts: on
@@ -321,6 +325,7 @@ def _drive(ps, c1, c, config, mgr):
                 send_to_child(ps, b"h")
             elif kind == b"X":
                 seen_exec = True
+                log.debug("init: closing the pipe to signal completion")
             elif kind == b"F":
                 # joined pid namespace: the init helper forked the container's
                 # process into it; that child is the container's init

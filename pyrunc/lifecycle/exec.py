@@ -157,6 +157,7 @@ def _exec(c, opts, warm):
     if config_lx is not None and config_lx.seccomp is not None:
         from pyrunc.linux import seccomp
         prep.seccomp = seccomp.compile(config_lx.seccomp)
+        log.debug("seccomp filter flags: %d" % prep.seccomp[1])
         if prep.seccomp[1] & seccomp.FLAG_NEW_LISTENER:
             prep.listener = seccomp.connect_listener(config_lx.seccomp.listener_path)
             prep.fds.append(prep.listener)
@@ -193,6 +194,11 @@ def _exec(c, opts, warm):
         ps, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         if warm is not None:
             warm.stop()
+        log.debug("nsexec container setup: forking the namespace child")
+        aff = proc.exec_cpu_affinity
+        if aff is not None and aff.initial:
+            from pyrunc.linux.process import parse_cpu_list
+            log.debug("nsexec: affinity: 0x%x" % sum(1 << c for c in parse_cpu_list(aff.initial)))
         c1 = os.fork()
         if c1 == 0:
             ps.close()
@@ -270,6 +276,7 @@ def _drive(ps, c1, c, mgr, cg_dirs, payload=None, sysc=None, sched=None):
             if kind == b"F":
                 # the helper forked the process into the pid namespace
                 pid = int(rest)
+                log.debug("child process in init(): pid %d" % pid)
                 os.waitpid(c1, 0)
                 c1 = 0
                 if sched is not None:
@@ -282,6 +289,7 @@ def _drive(ps, c1, c, mgr, cg_dirs, payload=None, sysc=None, sched=None):
                 send_to_child(ps, b"N" + (payload(pid) if payload else b""))
             elif kind == b"X":
                 ok = True
+                log.debug("setns_init: about to exec")
             elif kind == b"E":
                 raise PyruncError("exec failed: %s" % rest.decode(errors="replace"))
     finally:

@@ -140,8 +140,14 @@ def _action_available(lib, ffi, value):
 
 
 def _flags(seccomp, lib, ffi):
+    if seccomp.flags is None:
+        # no "flags" at all: SPEC_ALLOW where the kernel has it, as runc
+        # (speculative store bypass mitigation is the kernel's business;
+        # an explicit empty list means none)
+        bit = FLAGS["SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
+        return bit if _flag_supported(lib, ffi, bit) else 0
     bits = 0
-    for i, name in enumerate(seccomp.flags or ()):
+    for i, name in enumerate(seccomp.flags):
         bit = FLAGS.get(name)
         if bit is None:
             raise ConfigError('%s/flags/%d: unknown flag "%s"' % (WHERE, i, name))
