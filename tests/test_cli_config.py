@@ -162,11 +162,18 @@ def test_usage_errors_exit_2(rt):
 def test_help_on_every_command(rt):
     from pyrunc.cli import COMMANDS
     for cmd in COMMANDS:
-        r = rt.cmd(cmd, "--help")
-        assert "Usage: pyrunc %s" % cmd in r.stdout
-        assert r.returncode == 0, cmd
+        for flag in ("--help", "-h"):
+            r = rt.cmd(cmd, flag)
+            lines = r.stdout.splitlines()
+            # urfave/cli's layout, as runc's help
+            assert lines[0] == "NAME:" and lines[1].startswith("   pyrunc %s - " % cmd), lines
+            assert "USAGE:" in lines and "OPTIONS:" in lines
+            assert r.returncode == 0, cmd
     r = rt.cmd("--help")
-    assert r.returncode == 0 and "Commands:" in r.stdout
+    assert r.returncode == 0 and r.stdout.startswith("NAME:\n   pyrunc - ")
+    assert "COMMANDS:" in r.stdout and "GLOBAL OPTIONS:" in r.stdout
+    r = rt.cmd("foo", "-h")
+    assert r.returncode == 2 and "No help topic for 'foo'" in r.stderr
 
 
 def test_version():

@@ -85,10 +85,11 @@ def _version():
 
 
 def _main_usage():
-    lines = ["Usage: pyrunc [global options] command [command options] [arguments...]",
-             "", "Commands:"]
+    lines = ["NAME:", "   pyrunc - Open Container Initiative runtime, in Python", "",
+             "USAGE:", "   pyrunc [global options] command [command options] [arguments...]",
+             "", "COMMANDS:"]
     lines += ["   " + c for c in sorted(COMMANDS)]
-    lines.append("\nGlobal options:")
+    lines.append("\nGLOBAL OPTIONS:")
     for names, kind, _d, h in GLOBAL_FLAGS:
         lines.append("   %-26s %s" % (", ".join(names) + ("" if kind == "bool" else " value"), h))
     return "\n".join(lines) + "\n"
@@ -130,6 +131,8 @@ def main(argv=None):
         command = rest[0]
         modname = COMMANDS.get(command)
         if modname is None:
+            if "-h" in rest[1:] or "--help" in rest[1:]:
+                raise UsageError("No help topic for '%s'" % command)
             raise UsageError("no such command: %s" % command)
         mod = __import__("pyrunc.cli." + modname, fromlist=["run"])
         args = rest[1:]

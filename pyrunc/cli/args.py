@@ -86,7 +86,11 @@ def pos_only(a):
 
 
 def usage(cmd, synopsis, description, flags):
-    lines = ["Usage: pyrunc %s %s" % (cmd, synopsis), "", description, "", "Options:"]
+    """Help in urfave/cli's layout, which runc's users (and its tests) know."""
+    first = description.split(". ")[0].rstrip(".")
+    lines = ["NAME:", "   pyrunc %s - %s" % (cmd, first), "",
+             "USAGE:", "   pyrunc %s %s" % (cmd, synopsis), "",
+             "DESCRIPTION:", "   " + description, "", "OPTIONS:"]
     for names, kind, _dest, help_ in flags:
         arg = "" if kind == "bool" else " value"
         lines.append("   %-32s %s" % (", ".join(names) + arg, help_))
