@@ -81,7 +81,6 @@ FLAGS = {
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 1 << 5,
 }
 FLAG_NEW_LISTENER = 1 << 3
-FLAG_TSYNC_ESRCH = 1 << 4
 FLAG_WAIT_KILLABLE_RECV = 1 << 5
 
 SECCOMP_SET_MODE_FILTER = 1
@@ -219,10 +218,11 @@ def compile(seccomp):
     if notify and not seccomp.listener_path:
         raise ConfigError("%s/listenerPath: SCMP_ACT_NOTIFY needs a listenerPath" % WHERE)
     prog, flags = _compile(seccomp, default, ffi, lib)
+    # TSYNC syncs the filter to the loader's other threads: the init helper
+    # has none, so it is accepted and dropped (runc ignores it too)
+    flags &= ~FLAGS["SECCOMP_FILTER_FLAG_TSYNC"]
     if notify:
         flags |= FLAG_NEW_LISTENER
-        if flags & 1:           # TSYNC cannot be combined with a listener:
-            flags = (flags & ~1) | FLAG_TSYNC_ESRCH     # the ESRCH variant can
     else:
         flags &= ~FLAG_WAIT_KILLABLE_RECV
     return prog, flags
