@@ -83,3 +83,19 @@ def test_mountinfo_fields_unescape_octal_without_re():
     assert procfs.unescape(r"/a\040b\011c\012d") == "/a b\tc\nd"
     assert procfs.unescape(r"/back\134slash\134040") == "/back\\slash\\040"
     assert procfs.unescape("/odd\\9xy\\") == "/odd\\9xy\\"
+
+
+def test_atime_options_replace_the_atime_group_as_mount8():
+    from pyrunc.linux import mounts as M
+    from pyrunc.linux import sys as S
+    o = M.parse_options(["bind", "nodiratime"])          # + the default mode
+    assert o.attr_set & S.MOUNT_ATTR__ATIME == S.MOUNT_ATTR_RELATIME
+    assert o.attr_set & S.MOUNT_ATTR_NODIRATIME and o.attr_clr & S.MOUNT_ATTR__ATIME
+    o = M.parse_options(["bind", "strictatime"])         # nodiratime goes too
+    assert o.attr_set & S.MOUNT_ATTR__ATIME == S.MOUNT_ATTR_STRICTATIME
+    assert o.attr_clr & S.MOUNT_ATTR_NODIRATIME
+    o = M.parse_options(["bind", "nodiratime", "strictatime"])
+    assert o.attr_set & S.MOUNT_ATTR_NODIRATIME and not o.attr_clr & S.MOUNT_ATTR_NODIRATIME
+    assert o.attr_set & S.MOUNT_ATTR__ATIME == S.MOUNT_ATTR_STRICTATIME
+    o = M.parse_options(["bind", "atime"])               # the naive clear changes nothing
+    assert (o.attr_set, o.attr_clr) == (0, 0)

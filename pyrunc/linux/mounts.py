@@ -102,6 +102,15 @@ def parse_options(options):
             pass
         else:
             o.data.append(opt)
+    # the kernel's atime group is noatime/relatime/strictatime *and*
+    # nodiratime: naming a mode replaces nodiratime too, and nodiratime
+    # alone comes with the default mode, relatime (mount(8), runc)
+    mode = [opt for opt in options if opt in _ATIME]
+    if mode and "nodiratime" not in options:
+        o.attr_clr |= S.MOUNT_ATTR_NODIRATIME
+    if "nodiratime" in options and not mode:
+        o.attr_set = (o.attr_set & ~S.MOUNT_ATTR__ATIME) | S.MOUNT_ATTR_RELATIME
+        o.attr_clr |= S.MOUNT_ATTR__ATIME
     return o
 
 
