@@ -834,3 +834,39 @@ def test_join_a_user_namespace_and_a_netns_it_does_not_own(rt, make_bundle, trav
     assert out.split() == [os.readlink("/proc/%d/ns/user" % pid), os.readlink("/proc/self/ns/net")]
     rt.ok("delete", "--force", b)
     rt.ok("delete", "--force", a)
+
+
+def test_host_copy_of_an_unreachable_source_keeps_the_kernels_locks(rt, make_bundle, tmp_path,
+                                                                    traversable):
+    """The copy pyrunc makes on the host for a source the user namespace's
+    root cannot reach follows the rules of a copy made inside: unnamed
+    ro/noexec stay, clearing ro fails (runc's mounts_sshfs.bats, userns)."""
+    hidden = tmp_path / "hidden"
+    src = hidden / "src"
+    src.mkdir(parents=True)
+    os.chmod(hidden, 0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(src)], check=True)
+    try:
+        subprocess.run(["mount", "--bind", "-o", "remount,ro,noexec", str(src)], check=True)
+
+        def run(options):
+            def edit(c):
+                c["linux"]["namespaces"].append({"type": "user"})
+                c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000,
+                                              "size": 65536}]
+                c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000,
+                                              "size": 65536}]
+                c["mounts"] = [m for m in c["mounts"] if m["type"] not in ("cgroup", "sysfs")]
+                c["mounts"].append({"destination": "/tmp/m", "type": "bind",
+                                    "source": str(src), "options": options})
+            b = make_bundle(["awk", "$2 == \"/tmp/m\" { print $4 }", "/proc/self/mounts"],
+                            edit)
+            return rt.cmd("run", "--bundle", b, unique_id())
+        r = run(["bind", "dev"])
+        assert r.returncode == 0, r.stderr
+        assert {"ro", "noexec"} <= set(r.stdout.strip().split(","))
+        r = run(["bind", "rw"])
+        assert r.returncode == 1 and "operation not permitted" in r.stderr, r.stderr
+        assert rt.ids() == []
+    finally:
+        subprocess.run(["umount", "-l", str(src)])

@@ -47,12 +47,14 @@ FS_TYPES_NEED_DIR = ("proc", "sysfs")
 
 class Options:
     __slots__ = ("bind", "recursive", "attr_set", "attr_clr", "rattr_set", "rattr_clr",
-                 "flags", "propagation", "data", "tmpcopyup", "idmap", "late", "implied_clr")
+                 "flags", "propagation", "data", "tmpcopyup", "idmap", "late", "implied_clr",
+                 "locked")
 
     def __init__(self):
         self.bind = self.recursive = self.tmpcopyup = self.idmap = self.late = False
         self.attr_set = self.attr_clr = self.rattr_set = self.rattr_clr = self.flags = 0
         self.implied_clr = 0    # see replace_bind_flags
+        self.locked = False     # see _emulate_locks
         self.propagation = []
         self.data = []
 
@@ -129,9 +131,31 @@ def replace_bind_flags(o):
         o.implied_clr = _REPLACED & ~(o.attr_set | o.attr_clr)
 
 
+_LOCKABLE = (S.MOUNT_ATTR_RDONLY | S.MOUNT_ATTR_NOSUID | S.MOUNT_ATTR_NODEV
+             | S.MOUNT_ATTR_NOEXEC)
+_ATIME_GROUP = S.MOUNT_ATTR__ATIME | S.MOUNT_ATTR_NODIRATIME
+
+
+def _emulate_locks(fd, o):
+    """A host copy of a bind source (see idmap.prepare) attached in a user
+    namespace has no kernel locks, where a copy made inside would: the same
+    rules here. Unnamed ro/nosuid/nodev/noexec stay; clearing one of them,
+    or changing the atime group, is refused (EPERM) as the kernel would."""
+    cur = _current_attrs(fd)
+    if o.attr_clr & cur & _LOCKABLE:
+        raise PermissionError(1, "operation not permitted")
+    if o.attr_clr & _ATIME_GROUP:
+        new = ((cur & ~o.attr_clr) | o.attr_set) & _ATIME_GROUP
+        if new != cur & _ATIME_GROUP:
+            raise PermissionError(1, "operation not permitted")
+    o.implied_clr &= ~(cur & _LOCKABLE)
+
+
 def _set_attrs(sysc, fd, o):
     """o's attributes on the mount tree at fd: while it is detached where the
     kernel has mount_setattr, else (Linux < 5.12) once it is attached."""
+    if o.locked and (o.attr_set or o.attr_clr):
+        _emulate_locks(fd, o)
     if o.attr_set or o.attr_clr:
         try:
             set_attrs(sysc, fd, o.attr_set, o.attr_clr | o.implied_clr)
@@ -408,6 +432,7 @@ def mount_one(sysc, rootfd, m, mount_label=None):
                 if host_tree is None:
                     raise
                 tree = host_tree
+                o.locked = True
         try:
             target = (paths.mkdir_all(sysc, rootfd, dest) if stat.S_ISDIR(st.st_mode)
                       else paths.create_file(sysc, rootfd, dest))
