@@ -11,14 +11,14 @@ the user namespace it joins). "ridmap" idmaps every mount of the tree,
 Setting an idmap needs privilege over the source's filesystem, which the
 container's init lacks once it is in its own user namespace; so pyrunc
 makes these trees on the host before it forks (prepare) and the init only
-attaches them (mounts.mount_one, through `premade`). Linux 5.12+.
+attaches them (rootfs hands each to mounts.mount_one). Linux 5.12+.
 """
 import os
 
 from pyrunc.errors import PyruncError
 from pyrunc.linux import sys as S
 
-#: {id() of the mount in config.mounts: fd of its idmapped detached tree}
+#: {index of the mount in config.mounts: fd of its detached tree}
 premade = {}
 
 
@@ -36,13 +36,13 @@ def prepare(sysc, config, keep, new_userns=False):
     premade.clear()
     nsfds = {}
     try:
-        for m in config.mounts:
+        for i, m in enumerate(config.mounts):
             if not wanted(m):
                 if new_userns and m.source and (m.type == "bind" or "bind" in (m.options or ())
                                                 or "rbind" in (m.options or ())):
                     rec = "rbind" in (m.options or ())
                     try:
-                        premade[id(m)] = keep(sysc.open_tree(-100, m.source, (
+                        premade[i] = keep(sysc.open_tree(-100, m.source, (
                             S.OPEN_TREE_CLONE | S.OPEN_TREE_CLOEXEC
                             | (S.AT_RECURSIVE if rec else 0))))
                     except OSError:
@@ -68,7 +68,7 @@ def prepare(sysc, config, keep, new_userns=False):
             except OSError as e:
                 raise PyruncError("mount %s: source %s: %s" % (
                     m.destination, m.source, os.strerror(e.errno).lower())) from None
-            premade[id(m)] = keep(tree)
+            premade[i] = keep(tree)
             try:
                 sysc.mount_setattr(tree, "", S.AT_EMPTY_PATH | (
                     S.AT_RECURSIVE if "ridmap" in opts else 0),

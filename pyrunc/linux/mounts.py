@@ -392,8 +392,11 @@ def _fs_log(fs):
         return ""
 
 
-def mount_one(sysc, rootfd, m, mount_label=None):
-    """Mount one config.json mount inside the rootfs."""
+def mount_one(sysc, rootfd, m, mount_label=None, host_tree=None):
+    """Mount one config.json mount inside the rootfs. host_tree: the copy of
+    a bind source pyrunc made on the host before the fork (idmap.prepare):
+    the idmapped tree, or the one to fall back on where a user namespace's
+    root cannot reach the source."""
     o = parse_options(m.options)
     idmapped = o.idmap or m.uid_mappings or m.gid_mappings
     fstype = m.type or ("bind" if o.bind or idmapped else None)
@@ -404,8 +407,6 @@ def mount_one(sysc, rootfd, m, mount_label=None):
         src = m.source
         if not src:
             raise PyruncError("mount %s: bind mount needs a source" % dest)
-        from pyrunc.linux import idmap
-        host_tree = idmap.premade.pop(id(m), None)
         try:
             st = os.stat(src)
         except PermissionError:

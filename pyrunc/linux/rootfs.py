@@ -50,8 +50,9 @@ def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None, before_c
 
 def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
     rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    from pyrunc.linux import idmap
     top = rootfs.rstrip("/") + "/"
-    for m in config.mounts:
+    for i, m in enumerate(config.mounts):
         if _ro_dev(m) or m.destination.startswith(top):
             from pyrunc.config.model import Mount
             kw = {k: getattr(m, k) for k in Mount.__slots__}
@@ -63,17 +64,13 @@ def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
                 # a destination written as a host path inside the rootfs
                 # means the same place in the container (runc, lexically)
                 kw["destination"] = "/" + m.destination[len(top):]
-            m2 = Mount(**kw)
-            from pyrunc.linux import idmap
-            if id(m) in idmap.premade:
-                idmap.premade[id(m2)] = idmap.premade.pop(id(m))
-            m = m2
+            m = Mount(**kw)
         if m.type in ("cgroup", "cgroup2") and before_cgroup is not None:
             # a cgroup mount shows the cgroup (namespace) we are in: only
             # once in the container's own (else: the host's whole tree)
             before_cgroup()
         try:
-            mounts.mount_one(sysc, rootfd, m, label)
+            mounts.mount_one(sysc, rootfd, m, label, idmap.premade.pop(i, None))
         except OSError as e:
             raise PyruncError("error mounting %s (type %s): %s" % (
                 m.destination, m.type or "bind", _errtext(e))) from None
@@ -167,7 +164,6 @@ def finalize(sysc, config, devnull_trees):
                 os.close(t)
         for p in (lx.readonly_paths if lx else ()):
             readonly_path(sysc, rootfd, p)
-
         if config.root.readonly:
             mounts.set_attrs(sysc, rootfd, S.MOUNT_ATTR_RDONLY, 0)
     finally:
