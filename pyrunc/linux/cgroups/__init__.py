@@ -193,9 +193,8 @@ class Warmup:
     def _target(root, proc_file):
         """cgroup.procs of the caller's own cgroup, first hierarchy that has it."""
         v2 = root if os.path.exists(root + "/cgroup.controllers") else root + "/unified"
-        for line in read_file(proc_file).splitlines():
-            num, ctrls, path = line.split(":", 2)
-            base = v2 if num == "0" else root + "/" + ctrls.replace("name=", "")
+        for ctl, path in own_cgroups(proc_file).items():
+            base = v2 if ctl == "" else root + "/" + ctl.replace("name=", "")
             f = base + path.rstrip("/") + "/cgroup.procs"
             if os.path.exists(f):
                 return f
