@@ -68,6 +68,8 @@ def mount_cgroup(sysc, target, o):
     own = _own_cgroups()
     opts = mounts.Options()
     opts.data = ["mode=755"]
+    # nosuid, nodev, noexec on the tmpfs too (runc's defaultMountFlags)
+    opts.attr_set = attrs & ~S.MOUNT_ATTR_RDONLY
     # the fd of the new tmpfs keeps naming its root after it is attached
     root = mounts.new_fs(sysc, "tmpfs", "tmpfs", opts)
     try:
