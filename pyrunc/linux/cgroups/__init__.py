@@ -326,6 +326,7 @@ class Manager:
         self.explicit = bool(explicit)
         self.warnings = []
         self.trace = None
+        self.dry = False        # see plan()
 
     # -- record -----------------------------------------------------------
     def to_dict(self):
@@ -350,15 +351,50 @@ class Manager:
 
     # -- io helpers ---------------------------------------------------------
     def _read(self, path):
+        if self.dry:
+            path = self._dry_path(path)
+            if path is None:
+                return ""           # a new cgroup: no processes, nothing enabled
         return read_file(path)
 
     def _write(self, path, value):
         if self.trace is not None:
             self.trace.append((path, str(value)))
-        write_file(path, value)
+        if not self.dry:
+            write_file(path, value)
 
     def _exists(self, path):
+        if self.dry:
+            path = self._dry_path(path)
+            return path is not None and os.path.exists(path)
         return os.path.exists(path)
+
+    def _dry_path(self, path):
+        """A dry run reads a file of a cgroup not made yet from the nearest
+        existing ancestor (a new cgroup starts with its parent's values and
+        controllers); None for the files a new cgroup starts empty."""
+        d, name = path.rsplit("/", 1)
+        if os.path.isdir(d):
+            return path
+        if name in ("cgroup.procs", "cgroup.subtree_control", "tasks"):
+            return None
+        while len(d) > len(self.root) and not os.path.isdir(d):
+            d = d.rsplit("/", 1)[0]
+        return d + "/" + name
+
+    def plan(self, resources, default_devices=True, devices=True):
+        """What create() and apply() would do, from the same code run dry:
+        {"driver", "paths", "mkdir": [dirs], "writes": [[file, value]...]}.
+        Nothing is written. A limit the host cannot take raises, as apply."""
+        self.dry, self.trace = True, []
+        try:
+            self._apply(resources, devices, default_devices)
+            writes = [list(w) for w in self.trace]
+        finally:
+            self.dry, self.trace = False, None
+        return {"driver": self.kind, "paths": {k: self.dir(k) for k in self.paths},
+                "mkdir": self.missing_dirs(), "writes": writes,
+                "warnings": list(self.warnings)}
 
     # -- lifecycle ----------------------------------------------------------
     def _procs_key(self):

@@ -79,6 +79,13 @@ def rule_line(rule):
                             "*" if minor is None else minor, acc)
 
 
+def describe(rules):
+    """'allow c 1:3 rwm' for each rule that grants or takes something, in
+    order (the last matching rule wins; no match denies)."""
+    return ["%s %s" % ("allow" if _norm(r)[0] else "deny", rule_line(r))
+            for r in rules or () if _norm(r)[4]]
+
+
 def v1_writes(rules, default_devices=True):
     """[(file, line)] to write, in order, to configure a v1 devices cgroup."""
     out = [("devices.deny", "a")]

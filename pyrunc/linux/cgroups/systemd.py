@@ -176,6 +176,14 @@ class SystemdManager(V2Manager):
             # written once the scope exists
             self._pending = (resources, default_devices, devices)
 
+    def plan(self, resources, default_devices=True, devices=True):
+        """The transient scope's unit and properties, then the files the
+        v2 driver writes into it (see Manager.plan)."""
+        out = V2Manager.plan(self, resources, default_devices, devices)
+        out.update(unit=self.unit, slice=self.slice,
+                   properties=[[k, v[1]] for k, v in properties(resources)])
+        return out
+
     def add_pid(self, pid):
         if self._unit_exists() and getattr(self, "_pending", None) is None:
             V2Manager.add_pid(self, pid)                    # exec: join the scope

@@ -144,7 +144,12 @@ class V2Manager(Manager):
             from pyrunc.linux.cgroups import devices as dv
             if default_devices:
                 rules += list(dv.DEFAULT_RULES)
-            dv.attach_program(d, rules)
+            if self.dry:
+                self.trace.append((d + " [eBPF device program, %d instructions]"
+                                   % (len(dv.build_program(rules)) // 8),
+                                   "; ".join(dv.describe(rules))))
+            else:
+                dv.attach_program(d, rules)
         if res is None:
             return
         if res.memory is not None:
