@@ -12,7 +12,7 @@ from pyrunc.cli.args import parse, usage
 COMMANDS = {
     "checkpoint": "checkpoint", "create": "create", "delete": "delete",
     "events": "events", "exec": "exec_", "features": "features", "kill": "kill",
-    "list": "list_", "pause": "pause", "ps": "ps", "restore": "restore",
+    "list": "list_", "pause": "pause", "plan": "plan", "ps": "ps", "restore": "restore",
     "resume": "resume", "run": "run", "spec": "spec", "start": "start",
     "state": "state", "update": "update", "validate": "validate",
 }

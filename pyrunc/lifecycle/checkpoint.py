@@ -318,7 +318,8 @@ def restore(ctx, cid, opts):
         raise PyruncError("cannot use console socket if pyrunc will not allocate tty")
     ext_ns = _external_namespaces(config, ("pid", "user", "mount", "ipc", "uts",
                                            "cgroup", "time"))
-    prep = lcreate.check_config(config)
+    from pyrunc.lifecycle.plan import build
+    prep = build(config, rootfs)
     ns_types = sorted(prep.ns.types)
     prep.close()
     st = proc_stat(os.getpid())

@@ -58,75 +58,6 @@ def write_pid_file(path, pid):
     os.rename(tmp, path)
 
 
-class Prepared:
-    """Everything checked and opened in P before any fork."""
-
-    def __init__(self):
-        self.fds = []
-
-    def keep(self, fd):
-        self.fds.append(fd)
-        return fd
-
-    def close(self):
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.fds = []
-        if getattr(self, "ns", None):
-            self.ns.close()
-
-
-def check_config(config, warn=log.warn):
-    """All validation beyond the schema, done before anything is made."""
-    from pyrunc.linux import capabilities, namespaces, rlimits, sysctl
-    from pyrunc.errors import ConfigError
-    p = Prepared()
-    proc = config.process
-    lx = config.linux
-    p.rlimits = rlimits.check(proc.rlimits) if proc else []
-    p.ns = namespaces.plan(config)
-    from pyrunc.linux import in_userns
-    p.in_userns = in_userns()
-    new_types = {t for t in p.ns.types if t not in dict(p.ns.join)}
-    try:
-        # in a new user namespace the process gets every capability of it,
-        # whatever we hold outside (rootless)
-        p.caps = capabilities.masks(proc.capabilities, warn, all_granted=p.ns.new_user) \
-            if proc and proc.capabilities else None
-        sysctl.check(lx.sysctl if lx else None, new_types)
-        if lx is not None and lx.net_devices:
-            raise ConfigError("config.json: /linux/netDevices: moving network devices into "
-                              "the container is not supported by pyrunc")
-        if lx is not None and lx.intel_rdt is not None:
-            raise ConfigError("config.json: /linux/intelRdt: Intel RDT is not supported by "
-                              "pyrunc")
-        if (config.hostname or config.domainname) and "uts" not in p.ns.types:
-            raise ConfigError("unable to set hostname without a private UTS namespace")
-        if proc and proc.oom_score_adj is not None and not -1000 <= proc.oom_score_adj <= 1000:
-            raise ConfigError("config.json: /process/oomScoreAdj: %d is out of range "
-                              "-1000..1000" % proc.oom_score_adj)
-        if lx is not None:
-            from pyrunc.linux.process import check_memory_policy
-            check_memory_policy(lx.memory_policy)
-        from pyrunc.linux import lsm
-        p.apparmor, p.selinux, p.mount_label = lsm.check(proc, lx, warn)
-        p.seccomp = None
-        p.listener = -1
-        if lx and lx.seccomp is not None:
-            from pyrunc.linux import seccomp
-            p.seccomp = seccomp.compile(lx.seccomp)
-            log.debug("seccomp filter flags: %d" % p.seccomp[1])
-            if p.seccomp[1] & seccomp.FLAG_NEW_LISTENER:
-                p.listener = p.keep(seccomp.connect_listener(lx.seccomp.listener_path))
-    except BaseException:
-        p.close()
-        raise
-    return p
-
-
 def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
            preserve_fds=0, subreaper=False, pidfd_socket=None):
     """Returns the Container (status created)."""
@@ -159,7 +90,9 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
     if console_socket and (proc is None or not proc.terminal):
         raise PyruncError("cannot use console socket if pyrunc will not detach or allocate tty")
     extra = _listen_fds()
-    prep = check_config(config)
+    # everything decided first (pyrunc/lifecycle/plan.py), then carried out
+    from pyrunc.lifecycle.plan import build
+    prep = build(config, rootfs)
     st = proc_stat(os.getpid())
     try:
         c = store.create(cid, {

@@ -146,10 +146,11 @@ def _init(sysc, sock, c, config, rootfs, prep, no_pivot):
                 sysc.unshare(S.CLONE_NEWCGROUP)
             joined.append(True)
     if has_mntns:
-        rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns, prep.mount_label, join_cgroup)
+        rootfd = lrootfs.prepare(sysc, config, rootfs, in_userns, prep.mounts, prep.devices,
+                                 prep.mount_label, join_cgroup)
     else:
-        rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns, prep.mount_label,
-                                          join_cgroup)
+        rootfd = lrootfs.prepare_no_mntns(sysc, config, rootfs, in_userns, prep.mounts,
+                                          prep.devices, prep.mount_label, join_cgroup)
     join_cgroup()
     # not the caller's affinity (`taskset -c 0 pyrunc run`): every CPU the
     # container's cpuset allows

@@ -63,18 +63,29 @@ def _make(sysc, rootfd, path, kind, major, minor, mode, uid, gid, bind_host):
         os.close(pfd)
 
 
-def setup_dev(sysc, rootfd, config, in_userns):
-    """Default devices, linux.devices and the /dev symlinks."""
+def device_list(config):
+    """[(path, type, major, minor, mode, uid, gid)] of the nodes /dev gets,
+    in order: the default devices (unless /dev is bound from the host),
+    then linux.devices."""
     lx = config.linux
-    bind = dev_is_bind(config)
-    if not bind:
-        for path, kind, major, minor in DEFAULT_DEVICES:
-            _make(sysc, rootfd, path, kind, major, minor, 0o666, 0, 0, in_userns)
+    out = []
+    if not dev_is_bind(config):
+        out += [(path, kind, major, minor, 0o666, 0, 0)
+                for path, kind, major, minor in DEFAULT_DEVICES]
     for d in (lx.devices if lx else ()):
         mode = d.file_mode if d.file_mode is not None else 0o666
         if d.type != "p" and (d.major is None or d.minor is None):
             raise PyruncError("device %s: major and minor are required" % d.path)
-        _make(sysc, rootfd, d.path, d.type, d.major, d.minor, mode, d.uid, d.gid, in_userns)
+        out.append((d.path, d.type, d.major, d.minor, mode, d.uid, d.gid))
+    return out
+
+
+def setup_dev(sysc, rootfd, config, nodes, in_userns):
+    """The planned nodes (device_list) and the /dev symlinks. In a user
+    namespace each node is a bind mount of the host's."""
+    bind = dev_is_bind(config)
+    for path, kind, major, minor, mode, uid, gid in nodes:
+        _make(sysc, rootfd, path, kind, major, minor, mode, uid, gid, in_userns)
     if bind:
         return
     devfd = paths.mkdir_all(sysc, rootfd, "/dev")

@@ -392,12 +392,14 @@ def _fs_log(fs):
         return ""
 
 
-def mount_one(sysc, rootfd, m, mount_label=None, host_tree=None):
+def mount_one(sysc, rootfd, m, mount_label=None, host_tree=None, o=None):
     """Mount one config.json mount inside the rootfs. host_tree: the copy of
     a bind source pyrunc made on the host before the fork (idmap.prepare):
     the idmapped tree, or the one to fall back on where a user namespace's
-    root cannot reach the source."""
-    o = parse_options(m.options)
+    root cannot reach the source. o: its parsed options (the plan's; this
+    changes them)."""
+    if o is None:
+        o = parse_options(m.options)
     idmapped = o.idmap or m.uid_mappings or m.gid_mappings
     fstype = m.type or ("bind" if o.bind or idmapped else None)
     dest = m.destination

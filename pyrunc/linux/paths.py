@@ -24,6 +24,24 @@ def open_in_root(sysc, rootfd, path, flags=O_PATH | os.O_CLOEXEC, resolve=_RES):
 _MAXLINKS = 40
 
 
+def where_in_root(sysc, rootfd, path):
+    """(host path, exists) that a container path names, for the plan: its
+    longest existing prefix opened as create opens it (RESOLVE_IN_ROOT),
+    the rest appended as mkdir_all would make it. Creates nothing."""
+    parts = _parts(path)
+    for n in range(len(parts), -1, -1):
+        try:
+            fd = open_in_root(sysc, rootfd, "/".join(parts[:n]))
+        except OSError:
+            continue
+        try:
+            base = os.readlink("/proc/self/fd/%d" % fd)
+        finally:
+            os.close(fd)
+        return os.path.join(base, *parts[n:]), n == len(parts)
+    return None, False
+
+
 def _parts(path):
     # '..' can never climb out of the root; folding it here matches what
     # RESOLVE_IN_ROOT does with it at the root, and keeps the walk simple

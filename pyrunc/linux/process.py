@@ -227,7 +227,7 @@ def dedup_env(env):
     return out
 
 
-def with_home(env, uid):
+def with_home(env, uid, passwd="/etc/passwd"):
     """HOME for the process when env has none or an empty one (as runc):
     the user's home from the container's /etc/passwd, else "/". Called
     inside the container's root; /etc/passwd is read only if it is a
@@ -236,7 +236,7 @@ def with_home(env, uid):
         return env
     home = "/"
     try:
-        fd = os.open("/etc/passwd", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(passwd, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         fd = -1
     if fd >= 0:

@@ -35,26 +35,31 @@ def open_host_devnull(sysc):
     return fd
 
 
-def prepare(sysc, config, rootfs, in_userns, mount_label=None, before_cgroup=None):
-    """Steps 1-3: returns rootfd (O_PATH of the rootfs bind)."""
+def prepare(sysc, config, rootfs, in_userns, steps, nodes, mount_label=None,
+            before_cgroup=None):
+    """Steps 1-3: returns rootfd (O_PATH of the rootfs bind). steps and
+    nodes: the plan's mounts (mount_steps) and device nodes
+    (devices.device_list), worked out in pyrunc before the fork."""
     sysc.mount(None, "/", None, S.MS_REC | S.MS_SLAVE)
     sysc.mount(rootfs, rootfs, None, S.MS_BIND | S.MS_REC)
-    return _populate(sysc, config, rootfs, in_userns, mount_label, before_cgroup)
+    return _populate(sysc, config, rootfs, in_userns, steps, nodes, mount_label, before_cgroup)
 
 
-def prepare_no_mntns(sysc, config, rootfs, in_userns, mount_label=None, before_cgroup=None):
+def prepare_no_mntns(sysc, config, rootfs, in_userns, steps, nodes, mount_label=None,
+                     before_cgroup=None):
     """Without a mount namespace the mounts land in the host's tree (as
     with runc); delete unmounts what create added under the rootfs."""
-    return _populate(sysc, config, rootfs, in_userns, mount_label, before_cgroup)
+    return _populate(sysc, config, rootfs, in_userns, steps, nodes, mount_label, before_cgroup)
 
 
-def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
-    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    from pyrunc.linux import idmap
+def mount_steps(config, rootfs):
+    """[(index in config.mounts, Mount as it will be mounted, parsed
+    Options)] in order: the plan of step 3 (pyrunc/lifecycle/plan.py)."""
+    from pyrunc.config.model import Mount
     top = rootfs.rstrip("/") + "/"
+    out = []
     for i, m in enumerate(config.mounts):
         if _ro_dev(m) or m.destination.startswith(top):
-            from pyrunc.config.model import Mount
             kw = {k: getattr(m, k) for k in Mount.__slots__}
             if _ro_dev(m):
                 # devices, /dev/pts and the rest still go below it:
@@ -65,16 +70,26 @@ def _populate(sysc, config, rootfs, in_userns, label, before_cgroup=None):
                 # means the same place in the container (runc, lexically)
                 kw["destination"] = "/" + m.destination[len(top):]
             m = Mount(**kw)
+        o = mounts.parse_options(m.options)
+        mounts.replace_bind_flags(o)
+        out.append((i, m, o))
+    return out
+
+
+def _populate(sysc, config, rootfs, in_userns, steps, nodes, label, before_cgroup=None):
+    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    from pyrunc.linux import idmap
+    for i, m, o in steps:
         if m.type in ("cgroup", "cgroup2") and before_cgroup is not None:
             # a cgroup mount shows the cgroup (namespace) we are in: only
             # once in the container's own (else: the host's whole tree)
             before_cgroup()
         try:
-            mounts.mount_one(sysc, rootfd, m, label, idmap.premade.pop(i, None))
+            mounts.mount_one(sysc, rootfd, m, label, idmap.premade.pop(i, None), o)
         except OSError as e:
             raise PyruncError("error mounting %s (type %s): %s" % (
                 m.destination, m.type or "bind", _errtext(e))) from None
-    devices.setup_dev(sysc, rootfd, config, in_userns)
+    devices.setup_dev(sysc, rootfd, config, nodes, in_userns)
     return rootfd
 
 
