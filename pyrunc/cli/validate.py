@@ -24,7 +24,8 @@ def run(ctx, opts, args):
         sys.stdout.write(dumps([{"path": p, "error": e} for p, e in problems],
                                indent="  ") + "\n")
     elif problems:
-        sys.stdout.write("".join("config.json: %s: %s\n" % (p or "/", e) for p, e in problems))
+        # errors, so on stderr, each on its own line
+        sys.stderr.write("".join("config.json: %s: %s\n" % (p or "/", e) for p, e in problems))
     else:
         sys.stdout.write("bundle is valid: config.json and rootfs\n")
     return 1 if problems else 0

@@ -107,8 +107,10 @@ def _weaken():
         from pyrunc.linux import rootfs as lrootfs
         orig_prepare = lrootfs.prepare
 
-        def prepare(sysc, config, rootfs, in_userns, mount_label=None, before_cgroup=None):
-            return orig_prepare(sysc, config, rootfs, in_userns, mount_label, None)
+        def prepare(sysc, config, rootfs, in_userns, steps, nodes, mount_label=None,
+                    before_cgroup=None):
+            return orig_prepare(sysc, config, rootfs, in_userns, steps, nodes, mount_label,
+                                None)
 
         lrootfs.prepare = prepare
 
