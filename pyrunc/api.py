@@ -53,11 +53,10 @@ class Runtime:
                  criu=None):
         import os
         from pyrunc.cli import Ctx
-        if not isinstance(rootless, str):
-            try:
-                rootless = _ROOTLESS[rootless]
-            except (KeyError, TypeError):
-                raise TypeError("rootless: None, True or False, not %r" % (rootless,)) from None
+        if rootless is None or isinstance(rootless, bool):
+            rootless = _ROOTLESS[rootless]
+        elif not isinstance(rootless, str):     # (a str: as the CLI's true|false|auto)
+            raise TypeError("rootless: None, True or False, not %r" % (rootless,))
         if root is not None:
             root = os.path.abspath(os.fspath(root))   # a later chdir does not move it
         self._ctx = Ctx({"root": root, "rootless": rootless, "debug": bool(debug),
