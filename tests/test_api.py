@@ -252,12 +252,22 @@ def test_default_root_is_the_clis(tmp_path, monkeypatch):
         pyrunc.Runtime(rootless=1)
 
 
-def test_import_pyrunc_stays_cheap():
+def test_import_pyrunc_stays_cheap(tmp_path):
     code = ("import sys, pyrunc\n"
             "assert 'pyrunc.api' not in sys.modules\n"
             "import pyrunc.api\n"
             "print(sorted(m for m in sys.modules if m.startswith('pyrunc')))\n"
-            "assert pyrunc.Runtime is pyrunc.api.Runtime\n")
+            "assert pyrunc.Runtime is pyrunc.api.Runtime\n"
+            # the CLI's path for state: no pyrunc._api (run/exec/list's helpers)
+            "from pyrunc.cli import Ctx\n"
+            "from pyrunc.errors import NotFound\n"
+            "ctx = Ctx(dict(root=%r, rootless=None, debug=False, systemd_cgroup=False,"
+            " criu=None), 'state')\n"
+            "try:\n"
+            "    pyrunc.Runtime.from_ctx(ctx).state('nope')\n"
+            "except NotFound:\n"
+            "    pass\n"
+            "assert 'pyrunc._api' not in sys.modules\n" % str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd="/").stdout
     # pyrunc.api loads nothing of pyrunc at import time
