@@ -20,6 +20,13 @@ class NotFound(PyruncError):
         super().__init__(msg)
 
 
+class ContainerExists(PyruncError):
+    """create (or run) of an id that is already taken under the root."""
+
+    def __init__(self, msg="container with given ID already exists"):
+        super().__init__(msg)
+
+
 class ConfigError(PyruncError):
     """config.json (or an exec process file) is invalid."""
 

@@ -13,7 +13,7 @@ dead container look alive), the exec fifo and the freezer.
 """
 import os
 
-from pyrunc.errors import NotFound, PyruncError, UsageError
+from pyrunc.errors import ContainerExists, NotFound, PyruncError, UsageError
 
 MAX_ID_LEN = 1024
 _ID_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -133,7 +133,7 @@ class Store:
         try:
             os.mkdir(os.path.join(self.root, cid), 0o700)
         except FileExistsError:
-            raise PyruncError("container with given ID already exists") from None
+            raise ContainerExists() from None
         c = Container(self, cid, data)
         c.save()
         return c

@@ -15,9 +15,9 @@ NARGS = 1
 
 
 def run(ctx, opts, args):
-    from pyrunc.lifecycle.create import create
-    create(ctx, args[0], opts["bundle"] or ".", pid_file=opts["pid_file"],
-           console_socket=opts["console_socket"], no_pivot=opts["no_pivot"],
-           pidfd_socket=opts["pidfd_socket"],
-           preserve_fds=opts["preserve_fds"] or 0)
+    from pyrunc.api import Runtime
+    Runtime.from_ctx(ctx).create(
+        args[0], opts["bundle"] or ".", pid_file=opts["pid_file"],
+        console_socket=opts["console_socket"], no_pivot=opts["no_pivot"],
+        pidfd_socket=opts["pidfd_socket"], preserve_fds=opts["preserve_fds"] or 0)
     return 0

@@ -7,6 +7,6 @@ NARGS = 1
 
 
 def run(ctx, opts, args):
-    from pyrunc.lifecycle.delete import delete
-    delete(ctx, args[0], opts["force"])
+    from pyrunc.api import Runtime
+    Runtime.from_ctx(ctx).delete(args[0], opts["force"])
     return 0

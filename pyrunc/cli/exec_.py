@@ -27,11 +27,10 @@ STOP_AT = 1   # the command after the id keeps its own flags
 
 
 def run(ctx, opts, args):
+    from pyrunc.api import Runtime
     from pyrunc.errors import PyruncError, UsageError
-    from pyrunc.lifecycle.exec import exec_
-    opts["args"] = args[1:]
     try:
-        return exec_(ctx, args[0], opts)
+        return Runtime.from_ctx(ctx).exec(args[0], args[1:], **opts)
     except UsageError:
         raise
     except PyruncError as e:

@@ -7,6 +7,6 @@ NARGS = (1, 2)
 
 
 def run(ctx, opts, args):
-    from pyrunc.lifecycle.kill import kill, parse_signal
-    kill(ctx, args[0], parse_signal(args[1] if len(args) > 1 else None), opts["all"])
+    from pyrunc.api import Runtime
+    Runtime.from_ctx(ctx).kill(args[0], args[1] if len(args) > 1 else None, opts["all"])
     return 0

@@ -6,6 +6,6 @@ NARGS = 1
 
 
 def run(ctx, opts, args):
-    from pyrunc.lifecycle.pause import pause
-    pause(ctx, args[0])
+    from pyrunc.api import Runtime
+    Runtime.from_ctx(ctx).pause(args[0])
     return 0

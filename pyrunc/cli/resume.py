@@ -5,6 +5,6 @@ NARGS = 1
 
 
 def run(ctx, opts, args):
-    from pyrunc.lifecycle.pause import resume
-    resume(ctx, args[0])
+    from pyrunc.api import Runtime
+    Runtime.from_ctx(ctx).resume(args[0])
     return 0

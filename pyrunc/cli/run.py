@@ -19,5 +19,9 @@ NARGS = 1
 
 
 def run(ctx, opts, args):
-    from pyrunc.lifecycle.run import run as run_container
-    return run_container(ctx, args[0], opts)
+    from pyrunc.api import Runtime
+    return Runtime.from_ctx(ctx).run(
+        args[0], opts["bundle"] or ".", opts["detach"], pid_file=opts["pid_file"],
+        console_socket=opts["console_socket"], no_pivot=opts["no_pivot"],
+        preserve_fds=opts["preserve_fds"] or 0, pidfd_socket=opts["pidfd_socket"],
+        keep=opts["keep"])

@@ -6,8 +6,7 @@ NARGS = 1
 
 def run(ctx, opts, args):
     import sys
+    from pyrunc.api import Runtime
     from pyrunc.fastjson import dumps
-    from pyrunc.state import Store
-    c = Store(ctx.root).load(args[0])
-    sys.stdout.write(dumps(c.state_json(), indent="  ") + "\n")
+    sys.stdout.write(dumps(Runtime.from_ctx(ctx).state(args[0]), indent="  ") + "\n")
     return 0
