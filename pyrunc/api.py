@@ -144,6 +144,23 @@ class Runtime:
         from pyrunc.lifecycle.pause import resume
         resume(self._ctx, id)
 
+    def plan(self, bundle, id=None):
+        """Everything create(id, bundle) would do, as a dict (`pyrunc plan
+        --format json`), without doing any of it. What would fail is in
+        plan["problems"] ({"path", "error"}); nothing is raised for those."""
+        from pyrunc.lifecycle.plan import plan_bundle
+        return plan_bundle(self._ctx, bundle, id)
+
+    def validate(self, bundle):
+        """Check a bundle as create would, reporting every problem at once:
+        InvalidBundle (a ConfigError) with .problems, a list of (JSON path,
+        text), when there is any."""
+        from pyrunc.lifecycle.plan import validate_bundle
+        problems = validate_bundle(bundle)
+        if problems:
+            from pyrunc.errors import InvalidBundle
+            raise InvalidBundle(problems)
+
     def __enter__(self):
         return self
 

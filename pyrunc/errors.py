@@ -31,6 +31,15 @@ class ConfigError(PyruncError):
     """config.json (or an exec process file) is invalid."""
 
 
+class InvalidBundle(ConfigError):
+    """validate: every problem of a bundle; .problems is [(JSON path, text)]."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join("config.json: %s: %s" % (p or "/", t)
+                                   for p, t in self.problems))
+
+
 class ExecStoppedError(PyruncError):
     """exec into a stopped container: runc exits 255 here and callers know it."""
 

@@ -272,3 +272,24 @@ def test_import_pyrunc_stays_cheap(tmp_path):
                          check=True, cwd="/").stdout
     # pyrunc.api loads nothing of pyrunc at import time
     assert out.strip() == "['pyrunc', 'pyrunc.api']"
+
+
+def test_plan_and_validate_through_runtime(tmp_path, make_bundle):
+    """plan() is the CLI's plan as a dict and changes nothing; validate()
+    raises InvalidBundle listing every problem."""
+    from pyrunc import Runtime
+    from pyrunc.errors import ConfigError, InvalidBundle
+    b = make_bundle(rootfs_copy=False)
+    rt = Runtime(root=str(tmp_path / "state"))
+    plan = rt.plan(str(b), "api-plan")
+    assert plan["problems"] == [] and plan["process"]["args"] == ["true"]
+    assert not os.path.exists(str(tmp_path / "state" / "api-plan"))
+    assert rt.validate(str(b)) is None
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["linux"]["sysctl"] = {"kernel.core_pattern": "x"}
+    cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 2, "hard": 1}]
+    (b / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InvalidBundle) as e:
+        rt.validate(str(b))
+    assert isinstance(e.value, ConfigError)
+    assert [p for p, _t in e.value.problems] == ["/process/rlimits", "/linux/sysctl"]

@@ -14,11 +14,11 @@ NARGS = (0, 1)
 def run(ctx, opts, args):
     import sys
     from pyrunc.errors import UsageError
-    from pyrunc.lifecycle.plan import plan_bundle
+    from pyrunc.api import Runtime
     fmt = opts["format"] or "text"
     if fmt not in ("text", "json"):
         raise UsageError("plan: invalid format %r (text or json)" % fmt)
-    plan = plan_bundle(ctx, opts["bundle"] or ".", args[0] if args else None)
+    plan = Runtime.from_ctx(ctx).plan(opts["bundle"] or ".", args[0] if args else None)
     if fmt == "json":
         from pyrunc.fastjson import dumps
         sys.stdout.write(dumps(plan, indent="  ") + "\n")

@@ -14,11 +14,16 @@ NARGS = 0
 def run(ctx, opts, args):
     import sys
     from pyrunc.errors import UsageError
-    from pyrunc.lifecycle.plan import validate_bundle
+    from pyrunc.api import Runtime
+    from pyrunc.errors import InvalidBundle
     fmt = opts["format"] or "text"
     if fmt not in ("text", "json"):
         raise UsageError("validate: invalid format %r (text or json)" % fmt)
-    problems = validate_bundle(opts["bundle"] or ".")
+    try:
+        Runtime.from_ctx(ctx).validate(opts["bundle"] or ".")
+        problems = []
+    except InvalidBundle as e:
+        problems = e.problems
     if fmt == "json":
         from pyrunc.fastjson import dumps
         sys.stdout.write(dumps([{"path": p, "error": e} for p, e in problems],
