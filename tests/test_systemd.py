@@ -130,3 +130,33 @@ def test_failed_create_stops_the_scope(rt, make_bundle):
     assert wait_for(lambda: show(unit, "ActiveState").get("ActiveState") in ("inactive", ""))
     assert not os.path.exists(CG + "/system.slice/" + unit)
     assert rt.ids() == []
+
+
+def test_plan_names_the_scope_and_its_properties_and_makes_nothing(rt, make_bundle):
+    """`pyrunc --systemd-cgroup plan`: the transient unit, its properties
+    (shares already as CPUWeight) and the files the v2 driver writes, while
+    no unit exists before or after; the real container then has them."""
+    import json
+    name = unique_id("sd")
+    b = bundle(make_bundle, name, {"memory": {"limit": 64 * MIB}, "cpu": {"shares": 512}})
+    unit = "pyrunc-%s.scope" % name
+    cid = unique_id()
+    r = sd(rt, "plan", "--format", "json", "--bundle", b, cid)
+    assert r.returncode == 0, r.stdout + r.stderr
+    plan = json.loads(r.stdout)["cgroup"]
+    assert plan["driver"] == "systemd" and plan["unit"] == unit
+    props = dict(plan["properties"])
+    assert props["MemoryMax"] == 64 * MIB and props["CPUWeight"] == 20
+    assert show(unit, "LoadState").get("LoadState") == "not-found"
+    assert not os.path.exists(CG + "/system.slice/" + unit)
+    writes = dict(plan["writes"])
+    mem = CG + "/system.slice/%s/memory.max" % unit
+    assert writes[mem] == str(64 * MIB)
+    r = sd(rt, "run", "-d", "--bundle", b, cid)
+    assert r.returncode == 0, r.stderr
+    try:
+        assert show(unit, "MemoryMax")["MemoryMax"] == str(64 * MIB)
+        with open(mem) as f:
+            assert f.read().strip() == writes[mem]
+    finally:
+        sd(rt, "delete", "--force", cid)
