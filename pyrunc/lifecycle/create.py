@@ -117,12 +117,9 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
         if "mount" not in prep.ns.types:
             from pyrunc.linux.rootfs import mounts_under
             c.data["host_mounts_before"] = mounts_under(rootfs)
-        mgr = _cgroup(ctx, cid, config, c)
-        if mgr is not None:
-            c.data["cgroup"] = mgr.to_dict()
-            c.data["cgroup"]["freezer"] = _freezer_file(mgr)
-            c.save()
-        fault_point("cgroup-applied")
+        # recorded now, made and applied by P after the fork while the
+        # children set up (see _drive)
+        mgr = _cgroup_record(ctx, cid, config, c)
         from pyrunc.linux import process as lproc
         from pyrunc.linux.sys import CLOSE_RANGE_CLOEXEC, real
         sysc = real()
@@ -178,7 +175,7 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
             init.child1(sysc, cs, c, config, rootfs, prep, no_pivot)   # never returns
         cs.close()
         fault_point("create-forked")
-        init_pid = _drive(ps, c1, c, config, mgr)
+        init_pid, mgr = _drive(ps, c1, c, config, mgr, ctx)
         ps.close()
         fault_point("create-init-ready")
         st = proc_stat(init_pid)
@@ -204,7 +201,8 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
                 os.kill(init_pid, SIGKILL)
             except OSError:
                 pass
-        _destroy(mgr, init_pid)
+        # None: no cgroup made, or _cgroup_make cleaned up after itself
+        _destroy(mgr if c.data.get("cgroup") else None, init_pid)
         store.remove(cid)
         raise
     finally:
@@ -217,13 +215,24 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
             procfs.contexts = []
 
 
-def _drive(ps, c1, c, config, mgr):
-    """P's side of the protocol; returns the init's host pid."""
+def _drive(ps, c1, c, config, mgr, ctx):
+    """P's side of the protocol; returns (the init's host pid, the cgroup
+    manager or None)."""
     from pyrunc.linux import namespaces
     init_pid = 0
     seen_exec = False
+    cg_err = None
     try:
         send_to_child(ps, b"G")
+        if mgr is not None:
+            # the cgroup's mkdirs and limits (several ms on v1, one dir per
+            # hierarchy) overlap C1's unshare and C2's first mounts; the
+            # init joins it at "P", and C2 waits for "C" before anything
+            # that depends on it
+            try:
+                mgr = _cgroup_make(ctx, config, c, mgr)
+            except BaseException as e:
+                cg_err = e
         while True:
             msg = ps.recv(65536)
             if not msg:
@@ -237,6 +246,13 @@ def _drive(ps, c1, c, config, mgr):
                 log.debug("child process in init(): pid %d" % init_pid)
                 os.waitpid(c1, 0)
                 c1 = 0
+                if cg_err is not None:
+                    # not in a cgroup yet: kill_all would not find it
+                    try:
+                        os.kill(init_pid, SIGKILL)
+                    except OSError:
+                        pass
+                    raise cg_err
                 # The init joins its cgroup while it sets up its mounts: on
                 # cgroup v1 the first migration after a quiet spell waits an
                 # RCU grace period (~10 ms here), so we overlap it. The init
@@ -274,7 +290,9 @@ def _drive(ps, c1, c, config, mgr):
                     payload = notify_payload(lx.seccomp, init_pid, c.state_json("created"))
                 send_to_child(ps, b"N" + payload)
             elif kind == b"E":
-                raise PyruncError(rest.decode(errors="replace"))
+                raise cg_err or PyruncError(rest.decode(errors="replace"))
+        if cg_err is not None:
+            raise cg_err
     finally:
         if c1:
             try:
@@ -287,7 +305,7 @@ def _drive(ps, c1, c, config, mgr):
     st = proc_stat(init_pid)
     if st is None or st[0] in ("Z", "X"):
         raise PyruncError("container init exited unexpectedly")
-    return init_pid
+    return init_pid, mgr
 
 
 def _queued_error(ps):
@@ -321,15 +339,29 @@ def _runtime_hooks(c, config, init_pid):
 
 
 def _cgroup(ctx, cid, config, c):
+    """The cgroup recorded, made and applied in one go (restore)."""
+    mgr = _cgroup_record(ctx, cid, config, c)
+    return _cgroup_make(ctx, config, c, mgr)
+
+
+def _cgroup_record(ctx, cid, config, c):
+    """The manager, with the intent in the state first: killed from here
+    on, `delete --force` still finds (and removes) whatever of its dirs
+    exists."""
     from pyrunc.linux import cgroups
     lx = config.linux
     mgr = cgroups.new_manager(lx.cgroups_path if lx else None, cid,
                               systemd=bool(ctx.systemd_cgroup))
-    # the intent first: killed from here on, `delete --force` still finds
-    # (and removes) whatever of these dirs exists
     c.data["cgroup"] = dict(mgr.to_dict(), created=mgr.missing_dirs())
     c.save()
     fault_point("cgroup-recorded")
+    return mgr
+
+
+def _cgroup_make(ctx, config, c, mgr):
+    """mkdir and apply; returns the manager, or None where a rootless
+    container runs without a cgroup."""
+    lx = config.linux
     try:
         mgr.create()
         fault_point("cgroup-made")
@@ -337,6 +369,9 @@ def _cgroup(ctx, cid, config, c):
         mgr.apply(lx.resources if lx else None, devices=not ctx.rootless)
     except BaseException as e:
         mgr.destroy()
+        # cleaned up here: create's error path must not kill_all or destroy
+        # it again (a cgroup found in use is another container's)
+        c.data["cgroup"] = None
         if ctx.rootless and getattr(e, "errno", None) in (errno.EACCES, errno.EPERM,
                                                           errno.EROFS) \
                 and not (lx and (lx.cgroups_path or _limits(lx.resources))):
@@ -346,6 +381,10 @@ def _cgroup(ctx, cid, config, c):
             c.save()
             return None
         raise
+    c.data["cgroup"] = mgr.to_dict()
+    c.data["cgroup"]["freezer"] = _freezer_file(mgr)
+    c.save()
+    fault_point("cgroup-applied")
     return mgr
 
 
