@@ -10,8 +10,8 @@ word an error.
 
     python -m pyrunc.config.schemagen OUT.py schemas/config.schema.json ...
 
-Generated API (each raises pyrunc.config.errors.ValidationError on the first
-violation, in document order as far as practical):
+Generated API (validate* raise pyrunc.config.errors.ValidationError on the
+first violation, in document order as far as practical):
 
     validate_<name>(doc)       one per schema file; <name> is the file name
                                without ".schema.json" (validate_config, ...)
@@ -19,6 +19,9 @@ violation, in document order as far as practical):
                                "config#/definitions/Process", or a bare
                                definition name in lower case ("process")
                                when no earlier schema file has that name
+    collect(name, doc)         every violation, not only the first: a list
+                               of ValidationError ([] if valid), the first
+                               being validate()'s (see RUNTIME for how)
 
 Supported keywords, and nothing else (anything else is a generation error,
 so no schema feature is ever silently ignored): $schema, $id, title,
@@ -46,6 +49,10 @@ SUPPORTED_KEYWORDS = frozenset((
     "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
     "oneOf", "anyOf", "allOf", "not",
 ))
+# the messages of the two rules whose _E carries a property name, not the
+# instance: collect() tells them apart by these (the runtime's _REQ, _ADD)
+REQUIRED = "%s is a required property"
+ADDITIONAL = "Additional properties are not allowed (%s was unexpected)"
 # keywords that may stand beside "$ref" (Draft 7 ignores every other sibling)
 REF_SIBLINGS = frozenset(("$ref", "$schema", "$id", "title", "description", "definitions"))
 JSON_TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
@@ -344,7 +351,9 @@ class _Gen:
                 exprs = [TYPE_EXPR[t] for t in types]
             cond = exprs[0] if len(exprs) == 1 else " or ".join("(%s)" % e for e in exprs)
             emit("    if not (%s):" % cond)
-            emit("        raise _E(x, %r)" % _tmpl("is not of type " + ", ".join(types)))
+            # _mistyped raises, but lets collect()'s _SKIP through (see RUNTIME):
+            # the rest of the node's checks then do not see it
+            emit("        return _mistyped(x, %r)" % _tmpl("is not of type " + ", ".join(types)))
 
         def family(fam, lines):
             """Emit ``lines`` (indented 4), guarded so they see only ``fam`` instances."""
@@ -362,7 +371,7 @@ class _Gen:
         if "enum" in s:
             self.enum(s["enum"], known, emit)
         if "const" in s:
-            self.const_check(s["const"], emit)
+            self.const_check(s["const"], known, emit)
 
         lines = []
         if "minLength" in s:
@@ -398,12 +407,13 @@ class _Gen:
             lines += ["if len(x) > %d:" % s["maxItems"], "    raise _E(x, '%s is too long')"]
         if s.get("uniqueItems"):
             lines += ["if len(x) > 1 and not _uniq(x):",
-                      "    raise _E(x, '%s has non-unique elements')"]
+                      "    if not _has(x):",
+                      "        raise _E(x, '%s has non-unique elements')"]
         family("array", lines)
 
         lines = []
         for r in s.get("required", ()):
-            lines += ["if %r not in x:" % r, "    raise _E(%r, '%%s is a required property')" % r]
+            lines += ["if %r not in x:" % r, "    raise _E(%r, %r)" % (r, REQUIRED)]
         family("object", lines)
 
         for i, sub in enumerate(s.get("allOf", ())):
@@ -450,7 +460,8 @@ class _Gen:
                 "        except _E:",
                 "            continue",
                 "        if n:",
-                "            raise _E(x, '%s is valid under more than one of the given schemas')",
+                "            if not _has(x):",
+                "                raise _E(x, '%s is valid under more than one of the given schemas')",
                 "        n = 1",
                 "    if not n:",
                 "        raise _E(x, '%s is not valid under any of the given schemas')",
@@ -462,7 +473,8 @@ class _Gen:
                 k: v for k, v in sub.items() if k not in ANNOTATIONS}
             msg = _tmpl("should not be valid under %s" % _render(shown))
             if f == "_any":
-                emit("    raise _E(x, %r)" % msg)
+                emit("    if x is not _SKIP:")
+                emit("        raise _E(x, %r)" % msg)
             elif f != "_false":
                 L.extend([
                     "    try:",
@@ -470,11 +482,32 @@ class _Gen:
                     "    except _E:",
                     "        pass",
                     "    else:",
-                    "        raise _E(x, %r)" % msg,
+                    "        if not _has(x):",
+                    "            raise _E(x, %r)" % msg,
                 ])
         if not L:
             emit("    pass")
         return L
+
+    @staticmethod
+    def failing(known, values, raise_line, emit):
+        """Emit the failure branch of an enum or const check.
+
+        collect() puts _SKIP where it reported a value: x may be _SKIP when
+        no type check ran before (one would have returned), and an array or
+        object may hold one.  Neither may fail a check: _SKIP stands for a
+        value that was reported already.  Only a check that compares with an
+        array or object can fail because of what x holds.
+        """
+        if any(isinstance(v, (list, dict)) for v in values) and (
+                known is None or known & {"object", "array"}):
+            emit("        if not _has(x):")
+        elif known is None:
+            emit("        if x is not _SKIP:")
+        else:
+            emit(raise_line)
+            return
+        emit("    " + raise_line)
 
     def enum(self, values, known, emit):
         msg = _tmpl("is not one of %s" % _render(values))
@@ -487,23 +520,24 @@ class _Gen:
         else:
             c = self.const("_C", repr(tuple(values)))
             emit("    if not _in(x, %s):" % c)
-        emit("        raise _E(x, %r)" % msg)
+        self.failing(known, values, "        raise _E(x, %r)" % msg, emit)
 
-    def const_check(self, value, emit):
+    def const_check(self, value, known, emit):
         msg = "%s was expected"
         if isinstance(value, str):
             emit("    if x != %r:" % value)
-            emit("        raise _E(%r, %r)" % (value, msg))
+            line = "        raise _E(%r, %r)" % (value, msg)
         elif value is None or isinstance(value, bool):
             emit("    if x is not %r:" % value)
-            emit("        raise _E(%r, %r)" % (value, msg))
+            line = "        raise _E(%r, %r)" % (value, msg)
         elif _is_number(value):
             emit("    if x != %r or x is True or x is False:" % value)
-            emit("        raise _E(%r, %r)" % (value, msg))
+            line = "        raise _E(%r, %r)" % (value, msg)
         else:
             c = self.const("_C", repr(value))
             emit("    if not _eq(x, %s):" % c)
-            emit("        raise _E(%s, %r)" % (c, msg))
+            line = "        raise _E(%s, %r)" % (c, msg)
+        self.failing(known, [value], line, emit)
 
     def object_children(self, doc, s, where):
         props = s.get("properties", {})
@@ -565,7 +599,10 @@ class _Gen:
     @staticmethod
     def additional(f, ind, call):
         if f == "_false":
-            return [ind + "raise _E(k, 'Additional properties are not allowed (%s was unexpected)')"]
+            # collect() marks a reported property (or a required one it
+            # added) with _SKIP
+            return [ind + "if y is not _SKIP:",
+                    ind + "    raise _E(k, %r)" % ADDITIONAL]
         return call(f, ind)
 
 
@@ -580,11 +617,15 @@ class _E(Exception):
         self.segs = []
 
 
-def _fail(e):
+def _error(segs, t, v):
+    """The ValidationError for path segs (outermost first), message t, value v."""
     from pyrunc.config.errors import ValidationError, render
-    path = "".join("/" + str(s).replace("~", "~0").replace("/", "~1")
-                   for s in reversed(e.segs))
-    raise ValidationError(path, e.t % (render(e.v),)) from None
+    path = "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in segs)
+    return ValidationError(path, t % (render(v),))
+
+
+def _fail(e):
+    raise _error(e.segs[::-1], e.t, e.v) from None
 
 
 def _any(x):
@@ -592,7 +633,104 @@ def _any(x):
 
 
 def _false(x):
-    raise _E(x, "False schema does not allow %s")
+    if x is not _SKIP:
+        raise _E(x, "False schema does not allow %s")
+
+
+def _mistyped(x, t):
+    # as "raise _E(x, t)" on a type check's failure branch, which is
+    # "return _mistyped(x, t)": same size, and _SKIP passes the node
+    if x is not _SKIP:
+        raise _E(x, t)
+
+
+# collect() -------------------------------------------------------------------
+#
+# collect() runs the same checks again and again: after each violation it
+# puts _SKIP where the offending value was (in a copy of the document; for
+# "required", under the missing name; for an unexpected property, as its
+# value), then checks the copy again.  Every check accepts _SKIP, and none
+# fails because an array or object holds one, so a reported problem neither
+# shows up twice nor causes others.  The price: a check whose outcome could
+# hang on a reported member (enum or const with arrays or objects,
+# uniqueItems, oneOf's "more than one", not) passes an array or object that
+# holds _SKIP, and an error it would have found later is not reported.
+# The checks look for _SKIP only on their failure branches, which a valid
+# document reaches only inside anyOf, oneOf and not: it runs the code it
+# ran before, and _has() returns at once unless collect() runs.
+
+_SKIP = object()
+_ON = []     # one entry per collect() running: _has() looks only then
+
+
+def _has(x):
+    """Whether x is or holds _SKIP (always false unless collect() runs)."""
+    if not _ON:
+        return False
+    if x is _SKIP:
+        return True
+    if isinstance(x, dict):
+        x = x.values()
+    elif not isinstance(x, list):
+        return False
+    for y in x:
+        if _has(y):
+            return True
+    return False
+
+
+def _own(root, segs, mine):
+    """(root, node at segs) with root and the arrays and objects down to that
+    node replaced by copies, once per collect(); mine: id -> copy."""
+    if id(root) not in mine:
+        root = dict(root) if isinstance(root, dict) else list(root)
+        mine[id(root)] = root
+    node = root
+    for s in segs:
+        y = node[s]
+        if id(y) not in mine:
+            y = dict(y) if isinstance(y, dict) else list(y)
+            mine[id(y)] = y
+            node[s] = y
+        node = y
+    return root, node
+
+
+def _collect(f, doc, limit):
+    out = []
+    seen = set()
+    mine = {}    # the copies made, kept alive so that their ids stay theirs
+    cur = doc
+    _ON.append(1)
+    try:
+        while True:
+            try:
+                f(cur)
+                return out
+            except _E as e:
+                segs = e.segs[::-1]
+                v = e.v
+                if _has(v):
+                    v = doc          # word the value as the document has it
+                    for s in segs:
+                        v = v[s]
+                err = _error(segs, e.t, v)
+                if (err.path, err.rule) in seen:
+                    return out       # no progress: should not happen
+                seen.add((err.path, err.rule))
+                out.append(err)
+                if len(out) >= limit:
+                    return out
+                if e.t == _REQ or e.t == _ADD:
+                    at, name = segs, e.v
+                elif segs:
+                    at, name = segs[:-1], segs[-1]
+                else:
+                    return out       # the document itself is wrong as a whole
+                cur, node = _own(cur, at, mine)
+                node[name] = _SKIP
+    finally:
+        _ON.pop()
 
 
 def _isnum(x):
@@ -735,12 +873,14 @@ def generate(schema_paths):
     w('"""Schema validator generated by pyrunc.config.schemagen. DO NOT EDIT.\n\n'
       "Sources: %s\n\n"
       "validate(name, doc) and validate_<name>(doc) raise\n"
-      "pyrunc.config.errors.ValidationError on the first violation.\n"
+      "pyrunc.config.errors.ValidationError on the first violation;\n"
+      "collect(name, doc) returns them all.\n"
       '"""\n' % ", ".join(d.file for d in docs if d.listed))
     w("# Generated; regenerate with:\n#   python -m pyrunc.config.schemagen OUT.py %s\n"
       % " ".join(d.file for d in docs if d.listed))
     w("SOURCES = %r\n" % {d.name: d.sha256 for d in g.docs})
     w(RUNTIME)
+    w("_REQ = %r\n_ADD = %r\n" % (REQUIRED, ADDITIONAL))
     w("_PAT = %r\n" % (tuple(g.patterns),))
     w("_RX = [None] * %d\n" % len(g.patterns))
     w("_PRE_TAG = %r\n" % (tag,))
@@ -771,7 +911,20 @@ def generate(schema_paths):
       "    try:\n"
       "        f(doc)\n"
       "    except _E as e:\n"
-      "        _fail(e)\n")
+      "        _fail(e)\n\n\n"
+      "def collect(schema_name, doc, limit=100):\n"
+      '    """Every violation of doc, up to limit (below 1 counts as 1): a list\n'
+      "    of ValidationError, [] when doc is valid.  The first is the one\n"
+      "    validate() raises, the others follow in the order validate() meets\n"
+      "    them, each worded as validate() words it.  An anyOf, oneOf or not\n"
+      "    gives one error for its node, as with validate(), whatever fails\n"
+      "    inside.  A value that breaks a rule of its own (a wrong type, a short\n"
+      "    array) is reported once and not looked into further.  doc is not\n"
+      '    changed."""\n'
+      "    f = _BY_NAME.get(schema_name)\n"
+      "    if f is None:\n"
+      '        raise KeyError("unknown schema %r" % (schema_name,))\n'
+      "    return _collect(f, doc, limit)\n")
     src = "".join(out)
     compile(src, "<generated validator>", "exec")  # fail here, not at import
     return src
