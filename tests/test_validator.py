@@ -1028,6 +1028,37 @@ def test_collect_valid_and_limit(collect):
                                               for i in range(3)]
 
 
+def test_collect_errors_api():
+    """pyrunc.config.collect_errors: (path, rule) pairs, runc's words, and the
+    generated module dropped afterwards as after validate()."""
+    from pyrunc.config import collect_errors
+    doc = {"ociVersion": 5, "root": {"path": "rootfs"},
+           "process": {"cwd": 7, "args": ["sh"]}, "hostname": ["x"]}
+    assert collect_errors("config", doc) == [
+        ("/ociVersion", "5 is not of type string"),
+        ("/process/cwd", "7 is not of type string"),
+        ("/hostname", '["x"] is not of type string')]
+    assert "pyrunc.config._validator" not in sys.modules
+    assert collect_errors("config", []) == [("/", "[] is not of type object")]
+    doc = {"ociVersion": "1.0.0", "root": {"path": "r"},
+           "linux": {"memoryPolicy": {"nodes": 5, "flags": ["x"]}}}
+    got = collect_errors("config", doc)
+    assert got[0] == ("/linux/memoryPolicy",
+                      'invalid memory policy mode: "mode" is a required property')
+    assert got[1][0] == "/linux/memoryPolicy/nodes"
+    assert got[1][1].startswith("invalid memory policy node: ")
+    assert got[2][0] == "/linux/memoryPolicy/flags/0"
+    assert got[2][1].startswith('invalid memory policy flag: "x" is not one of')
+    # the first pair is validate()'s error
+    from pyrunc.config import validate
+    from pyrunc.errors import ConfigError
+    with pytest.raises(ConfigError) as ei:
+        validate("config", doc, "config.json")
+    assert str(ei.value) == "config.json: %s: %s" % got[0]
+    assert collect_errors("process", {"args": ["sh"], "cwd": "/"}) == []
+    assert "pyrunc.config._validator" not in sys.modules
+
+
 def agree_all(mod, name, oracle, doc):
     """collect() against validate() and jsonschema: [] exactly when valid, the
     first error validate()'s, no error twice, each at a place of the document
