@@ -21,7 +21,8 @@ first violation, in document order as far as practical):
                                when no earlier schema file has that name
     collect(name, doc)         every violation, not only the first: a list
                                of ValidationError ([] if valid), the first
-                               being validate()'s (see RUNTIME for how)
+                               being validate()'s; the loop that does it is
+                               pyrunc.config.errors.collect
 
 Supported keywords, and nothing else (anything else is a generation error,
 so no schema feature is ever silently ignored): $schema, $id, title,
@@ -49,10 +50,6 @@ SUPPORTED_KEYWORDS = frozenset((
     "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
     "oneOf", "anyOf", "allOf", "not",
 ))
-# the messages of the two rules whose _E carries a property name, not the
-# instance: collect() tells them apart by these (the runtime's _REQ, _ADD)
-REQUIRED = "%s is a required property"
-ADDITIONAL = "Additional properties are not allowed (%s was unexpected)"
 # keywords that may stand beside "$ref" (Draft 7 ignores every other sibling)
 REF_SIBLINGS = frozenset(("$ref", "$schema", "$id", "title", "description", "definitions"))
 JSON_TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
@@ -95,6 +92,13 @@ def _render(value):
     # the runtime's rendering, so constant parts of messages match it exactly
     from pyrunc.config.errors import render
     return render(value)
+
+
+def _name_rules():
+    # the two rules whose error carries a property name, not the instance
+    # (collect() tells them apart by their text)
+    from pyrunc.config.errors import ADDITIONAL, REQUIRED
+    return REQUIRED, ADDITIONAL
 
 
 def _tmpl(rule):
@@ -413,7 +417,7 @@ class _Gen:
 
         lines = []
         for r in s.get("required", ()):
-            lines += ["if %r not in x:" % r, "    raise _E(%r, %r)" % (r, REQUIRED)]
+            lines += ["if %r not in x:" % r, "    raise _E(%r, %r)" % (r, _name_rules()[0])]
         family("object", lines)
 
         for i, sub in enumerate(s.get("allOf", ())):
@@ -602,7 +606,7 @@ class _Gen:
             # collect() marks a reported property (or a required one it
             # added) with _SKIP
             return [ind + "if y is not _SKIP:",
-                    ind + "    raise _E(k, %r)" % ADDITIONAL]
+                    ind + "    raise _E(k, %r)" % _name_rules()[1]]
         return call(f, ind)
 
 
@@ -617,15 +621,11 @@ class _E(Exception):
         self.segs = []
 
 
-def _error(segs, t, v):
-    """The ValidationError for path segs (outermost first), message t, value v."""
-    from pyrunc.config.errors import ValidationError, render
-    path = "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in segs)
-    return ValidationError(path, t % (render(v),))
-
-
 def _fail(e):
-    raise _error(e.segs[::-1], e.t, e.v) from None
+    from pyrunc.config.errors import ValidationError, render
+    path = "".join("/" + str(s).replace("~", "~0").replace("/", "~1")
+                   for s in reversed(e.segs))
+    raise ValidationError(path, e.t % (render(e.v),)) from None
 
 
 def _any(x):
@@ -638,99 +638,22 @@ def _false(x):
 
 
 def _mistyped(x, t):
-    # as "raise _E(x, t)" on a type check's failure branch, which is
-    # "return _mistyped(x, t)": same size, and _SKIP passes the node
+    # a type check's failure branch is "return _mistyped(x, t)", the same
+    # size of code as "raise _E(x, t)": the node passes collect()'s _SKIP
     if x is not _SKIP:
         raise _E(x, t)
 
 
-# collect() -------------------------------------------------------------------
-#
-# collect() runs the same checks again and again: after each violation it
-# puts _SKIP where the offending value was (in a copy of the document; for
-# "required", under the missing name; for an unexpected property, as its
-# value), then checks the copy again.  Every check accepts _SKIP, and none
-# fails because an array or object holds one, so a reported problem neither
-# shows up twice nor causes others.  The price: a check whose outcome could
-# hang on a reported member (enum or const with arrays or objects,
-# uniqueItems, oneOf's "more than one", not) passes an array or object that
-# holds _SKIP, and an error it would have found later is not reported.
-# The checks look for _SKIP only on their failure branches, which a valid
-# document reaches only inside anyOf, oneOf and not: it runs the code it
-# ran before, and _has() returns at once unless collect() runs.
-
+# collect() (pyrunc.config.errors.collect) puts _SKIP where a violation was
+# and checks again: every check accepts _SKIP, and those that look into an
+# array or object do not fail for one they find there (_has).  The checks
+# look for _SKIP only on their failure branches.
 _SKIP = object()
-_ON = []     # one entry per collect() running: _has() looks only then
+_ON = []     # while collect() runs: its test for "x is or holds _SKIP"
 
 
 def _has(x):
-    """Whether x is or holds _SKIP (always false unless collect() runs)."""
-    if not _ON:
-        return False
-    if x is _SKIP:
-        return True
-    if isinstance(x, dict):
-        x = x.values()
-    elif not isinstance(x, list):
-        return False
-    for y in x:
-        if _has(y):
-            return True
-    return False
-
-
-def _own(root, segs, mine):
-    """(root, node at segs) with root and the arrays and objects down to that
-    node replaced by copies, once per collect(); mine: id -> copy."""
-    if id(root) not in mine:
-        root = dict(root) if isinstance(root, dict) else list(root)
-        mine[id(root)] = root
-    node = root
-    for s in segs:
-        y = node[s]
-        if id(y) not in mine:
-            y = dict(y) if isinstance(y, dict) else list(y)
-            mine[id(y)] = y
-            node[s] = y
-        node = y
-    return root, node
-
-
-def _collect(f, doc, limit):
-    out = []
-    seen = set()
-    mine = {}    # the copies made, kept alive so that their ids stay theirs
-    cur = doc
-    _ON.append(1)
-    try:
-        while True:
-            try:
-                f(cur)
-                return out
-            except _E as e:
-                segs = e.segs[::-1]
-                v = e.v
-                if _has(v):
-                    v = doc          # word the value as the document has it
-                    for s in segs:
-                        v = v[s]
-                err = _error(segs, e.t, v)
-                if (err.path, err.rule) in seen:
-                    return out       # no progress: should not happen
-                seen.add((err.path, err.rule))
-                out.append(err)
-                if len(out) >= limit:
-                    return out
-                if e.t == _REQ or e.t == _ADD:
-                    at, name = segs, e.v
-                elif segs:
-                    at, name = segs[:-1], segs[-1]
-                else:
-                    return out       # the document itself is wrong as a whole
-                cur, node = _own(cur, at, mine)
-                node[name] = _SKIP
-    finally:
-        _ON.pop()
+    return _ON and _ON[-1](x)
 
 
 def _isnum(x):
@@ -880,7 +803,6 @@ def generate(schema_paths):
       % " ".join(d.file for d in docs if d.listed))
     w("SOURCES = %r\n" % {d.name: d.sha256 for d in g.docs})
     w(RUNTIME)
-    w("_REQ = %r\n_ADD = %r\n" % (REQUIRED, ADDITIONAL))
     w("_PAT = %r\n" % (tuple(g.patterns),))
     w("_RX = [None] * %d\n" % len(g.patterns))
     w("_PRE_TAG = %r\n" % (tag,))
@@ -913,18 +835,13 @@ def generate(schema_paths):
       "    except _E as e:\n"
       "        _fail(e)\n\n\n"
       "def collect(schema_name, doc, limit=100):\n"
-      '    """Every violation of doc, up to limit (below 1 counts as 1): a list\n'
-      "    of ValidationError, [] when doc is valid.  The first is the one\n"
-      "    validate() raises, the others follow in the order validate() meets\n"
-      "    them, each worded as validate() words it.  An anyOf, oneOf or not\n"
-      "    gives one error for its node, as with validate(), whatever fails\n"
-      "    inside.  A value that breaks a rule of its own (a wrong type, a short\n"
-      "    array) is reported once and not looked into further.  doc is not\n"
-      '    changed."""\n'
+      '    """Every violation, not only the first: a list of ValidationError,\n'
+      '    [] when doc is valid (see pyrunc.config.errors.collect)."""\n'
       "    f = _BY_NAME.get(schema_name)\n"
       "    if f is None:\n"
       '        raise KeyError("unknown schema %r" % (schema_name,))\n'
-      "    return _collect(f, doc, limit)\n")
+      "    from pyrunc.config.errors import collect\n"
+      "    return collect(f, doc, limit, _E, _SKIP, _ON)\n")
     src = "".join(out)
     compile(src, "<generated validator>", "exec")  # fail here, not at import
     return src
