@@ -866,6 +866,7 @@ def collect(gen_dir):
         before = repr(doc)
         out = mod.collect("t", doc, **kw)
         assert repr(doc) == before, "collect() changed the document"
+        assert mod._ON == []
         assert all(isinstance(e, ValidationError) for e in out)
         try:
             mod.validate_t(doc)
@@ -1005,6 +1006,20 @@ def test_collect_no_cascades(collect):
     schema = {"required": ["a"], "properties": {"a": {"type": "integer"}, "b": False}}
     assert collect(schema, {"b": 1}) == ['/: "a" is a required property',
                                          "/b: False schema does not allow 1"]
+
+
+def test_collect_shared_members(collect):
+    # one object in two places is two places: each copy is reported, none changed
+    shared = {"cwd": 1}
+    assert collect(NESTED, {"process": shared, "linux": {"namespaces": [shared, shared]}}) == [
+        "/process/cwd: 1 is not of type string"]
+    item = {"type": "pidd"}
+    assert collect(NESTED, {"linux": {"namespaces": [item, {"type": "pid"}, item]}}) == [
+        '/linux/namespaces/0/type: "pidd" is not one of '
+        '["pid", "network", "mount", "ipc", "uts", "user", ...]',
+        '/linux/namespaces/2/type: "pidd" is not one of '
+        '["pid", "network", "mount", "ipc", "uts", "user", ...]']
+    assert item == {"type": "pidd"}
 
 
 def test_collect_words_values_as_given(collect):
