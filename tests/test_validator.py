@@ -847,3 +847,284 @@ def test_real_import_time(tmp_path):
     best, ref = min(imports), min(refs)
     assert best < 2e-3 or best < 0.25 * ref, (
         "import took %.2f ms (reference work %.2f ms)" % (best * 1e3, ref * 1e3))
+
+
+# -- (d) collect(): every violation ---------------------------------------------------
+
+def errs(errors):
+    return [str(e) for e in errors]
+
+
+@pytest.fixture
+def collect(gen_dir):
+    """collect(schema, doc) -> the str() of each error collect_t reports."""
+    def run(schema, doc, **kw):
+        key = json.dumps(schema, sort_keys=True)
+        mod = _cache.get(key)
+        if mod is None:
+            mod = _cache[key] = build(gen_dir, {"t.schema.json": schema})
+        before = repr(doc)
+        out = mod.collect("t", doc, **kw)
+        assert repr(doc) == before, "collect() changed the document"
+        assert mod._ON == []
+        assert all(isinstance(e, ValidationError) for e in out)
+        try:
+            mod.validate_t(doc)
+        except ValidationError as e:
+            assert out and str(out[0]) == str(e), "the first error is validate()'s"
+        else:
+            assert out == []
+        return errs(out)
+    return run
+
+
+def test_collect_independent_errors_real(real):
+    mod, _ = real
+    doc = {"ociVersion": 5, "root": {"path": "rootfs"},
+           "process": {"cwd": 7, "args": ["sh"]}, "hostname": ["x"]}
+    assert errs(mod.collect("config", doc)) == [
+        "/ociVersion: 5 is not of type string",
+        "/process/cwd: 7 is not of type string",
+        '/hostname: ["x"] is not of type string',
+    ]
+    # the document's own rule first, then its members in document order
+    del doc["root"]
+    assert errs(mod.collect("config", doc))[:2] == [
+        '/: "root" is a required property', "/ociVersion: 5 is not of type string"]
+    base = json.loads((CONFIGS / "docker-run-config.json").read_text())
+    assert mod.collect("config", base) == []
+    d = copy.deepcopy(base)
+    d["process"].pop("cwd")
+    d["process"]["terminal"] = "yes"
+    d["mounts"][0]["destination"] = 3
+    d["mounts"][2]["type"] = []
+    d["linux"]["namespaces"][1]["type"] = "pidd"
+    assert errs(mod.collect("config", d)) == [   # the keys' order in docker-run-config
+        '/process: "cwd" is a required property',
+        '/process/terminal: "yes" is not of type boolean',
+        "/mounts/0/destination: 3 is not of type string",
+        "/mounts/2/type: [] is not of type string",
+        '/linux/namespaces/1/type: "pidd" is not one of '
+        '["pid", "network", "mount", "ipc", "uts", "user", ...]',
+    ]
+    assert d["process"]["terminal"] == "yes" and "cwd" not in d["process"]
+    assert errs(mod.collect("config", [])) == ["/: [] is not of type object"]
+    with pytest.raises(KeyError):
+        mod.collect("nonesuch", {})
+
+
+def test_collect_required_and_sibling(collect):
+    assert collect(NESTED, {"process": {"args": [1], "user": {"uid": -1}}}) == [
+        '/process: "cwd" is a required property',
+        "/process/args/0: 1 is not of type string",
+        "/process/user/uid: -1 is less than the minimum of 0",
+    ]
+    two = {"type": "object", "required": ["a", "b"], "properties": {"c": {"type": "string"}}}
+    assert collect(two, {"c": 1}) == ['/: "a" is a required property',
+                                      '/: "b" is a required property',
+                                      "/c: 1 is not of type string"]
+
+
+def test_collect_additional_properties(collect):
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {}},
+              "additionalProperties": False}
+    assert collect(schema, {"a": 1, "zz": 2, "b": "x", "yy": {"a": 1}}) == [
+        "/a: 1 is not of type string",
+        '/: Additional properties are not allowed ("zz" was unexpected)',
+        '/: Additional properties are not allowed ("yy" was unexpected)',
+    ]
+    # a required name that is no property: reported once, as missing
+    schema = {"required": ["q"], "properties": {"a": {"type": "integer"}},
+              "additionalProperties": False}
+    assert collect(schema, {"a": "x"}) == ['/: "q" is a required property',
+                                           '/a: "x" is not of type integer']
+    # patternProperties, and a schema for the additional ones
+    schema = {"patternProperties": {"^x-": {"type": "string"}},
+              "additionalProperties": {"type": "integer"}}
+    assert collect(schema, {"x-a": 1, "b": "s", "c": 3, "x-b": "ok", "d": None}) == [
+        "/x-a: 1 is not of type string", '/b: "s" is not of type integer',
+        "/d: null is not of type integer"]
+
+
+def test_collect_array_items(collect):
+    schema = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+    assert collect(schema, [1, "x", 2, -1, [3]]) == [
+        '/1: "x" is not of type integer', "/3: -1 is less than the minimum of 0",
+        "/4: [3] is not of type integer"]
+    assert collect(NESTED, {"process": {"cwd": 1, "args": ["a", 1, "b", None]}}) == [
+        "/process/cwd: 1 is not of type string",
+        "/process/args/1: 1 is not of type string",
+        "/process/args/3: null is not of type string"]
+    # a value that breaks a rule of its own is not looked into
+    assert collect({"items": {"type": "integer"}, "maxItems": 1}, ["a", "b"]) == \
+        ['/: ["a", "b"] is too long']
+
+
+def test_collect_keeps_first_error_semantics_inside_combinators(collect):
+    schema = {"type": "object", "properties": {
+        "o": {"oneOf": [{"type": "integer"}, {"minimum": 2}]},
+        "y": {"anyOf": [{"type": "object", "required": ["z"],
+                         "properties": {"a": {"type": "string"}, "b": {"type": "string"}}},
+                        {"type": "array"}]},
+        "n": {"not": {"type": "object", "properties": {"a": {"type": "integer"}}}},
+        "s": {"type": "string"}}}
+    assert collect(schema, {"o": 1.5, "y": {"a": 1, "b": 2}, "n": {"a": 1}, "s": 0}) == [
+        "/o: 1.5 is not valid under any of the given schemas",
+        '/y: {"a": 1, "b": 2} is not valid under any of the given schemas',
+        '/n: {"a": 1} should not be valid under '
+        '{"type": "object", "properties": {"a": {"type": "integer"}}}',
+        "/s: 0 is not of type string"]
+    assert collect(schema, {"o": 3}) == ["/o: 3 is valid under more than one of the given schemas"]
+    # nested: the outer node's one error, whatever fails further in
+    deep = {"anyOf": [{"oneOf": [{"items": {"type": "string"}}, {"maxItems": 1}]},
+                      {"type": "null"}]}
+    assert collect({"properties": {"d": deep, "e": deep}}, {"d": [1, 2], "e": [3, 4]}) == [
+        "/d: [1, 2] is not valid under any of the given schemas",
+        "/e: [3, 4] is not valid under any of the given schemas"]
+
+
+def test_collect_no_cascades(collect):
+    # the stand-ins for two reported items do not make them equal
+    schema = {"type": "array", "uniqueItems": True, "items": {"type": "string"}}
+    assert collect(schema, [1, 2, "a"]) == ["/0: 1 is not of type string",
+                                            "/1: 2 is not of type string"]
+    schema = {"type": "array", "uniqueItems": True,
+              "items": {"properties": {"a": {"type": "integer"}, "b": {"type": "string"}}}}
+    assert collect(schema, [{"a": 1, "b": 1}, {"a": 1, "b": 2}]) == [
+        "/0/b: 1 is not of type string", "/1/b: 2 is not of type string"]
+    # nor make a member count for two alternatives of oneOf, nor for a not
+    schema = {"properties": {"k": {"type": "string"}},
+              "oneOf": [{"properties": {"k": {"const": "a"}}},
+                        {"properties": {"k": {"const": "b"}}}],
+              "not": {"properties": {"k": {"type": "integer"}}, "required": ["k"]}}
+    assert collect(schema, {"k": 5}) == ["/k: 5 is not of type string"]
+    # nor fail a const or enum on the object holding it
+    schema = {"properties": {"k": {"type": "integer"}}, "anyOf": [
+        {"const": {"k": 1}}, {"enum": [{"k": 2}, 3]}]}
+    assert collect(schema, {"k": "x"}) == ['/k: "x" is not of type integer']
+    # a missing name does not count as present elsewhere
+    schema = {"required": ["a"], "properties": {"a": {"type": "integer"}, "b": False}}
+    assert collect(schema, {"b": 1}) == ['/: "a" is a required property',
+                                         "/b: False schema does not allow 1"]
+
+
+def test_collect_shared_members(collect):
+    # one object in two places is two places: each copy is reported, none changed
+    shared = {"cwd": 1}
+    assert collect(NESTED, {"process": shared, "linux": {"namespaces": [shared, shared]}}) == [
+        "/process/cwd: 1 is not of type string"]
+    item = {"type": "pidd"}
+    assert collect(NESTED, {"linux": {"namespaces": [item, {"type": "pid"}, item]}}) == [
+        '/linux/namespaces/0/type: "pidd" is not one of '
+        '["pid", "network", "mount", "ipc", "uts", "user", ...]',
+        '/linux/namespaces/2/type: "pidd" is not one of '
+        '["pid", "network", "mount", "ipc", "uts", "user", ...]']
+    assert item == {"type": "pidd"}
+
+
+def test_collect_words_values_as_given(collect):
+    # an object checked again after a member was reported reads as the document has it
+    schema = {"properties": {"p": {"properties": {"a": {"type": "integer"}},
+                                   "anyOf": [{"required": ["y"]}, {"required": ["z"]}]}}}
+    assert collect(schema, {"p": {"a": "x"}}) == [
+        '/p/a: "x" is not of type integer',
+        '/p: {"a": "x"} is not valid under any of the given schemas']
+
+
+def test_collect_valid_and_limit(collect):
+    assert collect(NESTED, {"process": {"cwd": "/", "user": {"uid": 0}}, "ociVersion": "1.0"}) == []
+    assert collect(True, [1]) == []
+    assert collect(False, 1) == ["/: False schema does not allow 1"]
+    many = ["x"] * 300
+    schema = {"items": {"type": "integer"}}
+    assert len(collect(schema, many)) == 100
+    assert collect(schema, many, limit=0) == ['/0: "x" is not of type integer']
+    assert collect(schema, many, limit=3) == ['/%d: "x" is not of type integer' % i
+                                              for i in range(3)]
+
+
+def test_collect_errors_api():
+    """pyrunc.config.collect_errors: (path, rule) pairs, runc's words, and the
+    generated module dropped afterwards as after validate()."""
+    from pyrunc.config import collect_errors
+    doc = {"ociVersion": 5, "root": {"path": "rootfs"},
+           "process": {"cwd": 7, "args": ["sh"]}, "hostname": ["x"]}
+    assert collect_errors("config", doc) == [
+        ("/ociVersion", "5 is not of type string"),
+        ("/process/cwd", "7 is not of type string"),
+        ("/hostname", '["x"] is not of type string')]
+    assert "pyrunc.config._validator" not in sys.modules
+    assert collect_errors("config", []) == [("/", "[] is not of type object")]
+    doc = {"ociVersion": "1.0.0", "root": {"path": "r"},
+           "linux": {"memoryPolicy": {"nodes": 5, "flags": ["x"]}}}
+    got = collect_errors("config", doc)
+    assert got[0] == ("/linux/memoryPolicy",
+                      'invalid memory policy mode: "mode" is a required property')
+    assert got[1][0] == "/linux/memoryPolicy/nodes"
+    assert got[1][1].startswith("invalid memory policy node: ")
+    assert got[2][0] == "/linux/memoryPolicy/flags/0"
+    assert got[2][1].startswith('invalid memory policy flag: "x" is not one of')
+    # the first pair is validate()'s error
+    from pyrunc.config import validate
+    from pyrunc.errors import ConfigError
+    with pytest.raises(ConfigError) as ei:
+        validate("config", doc, "config.json")
+    assert str(ei.value) == "config.json: %s: %s" % got[0]
+    assert collect_errors("process", {"args": ["sh"], "cwd": "/"}) == []
+    assert "pyrunc.config._validator" not in sys.modules
+
+
+def agree_all(mod, name, oracle, doc):
+    """collect() against validate() and jsonschema: [] exactly when valid, the
+    first error validate()'s, no error twice, each at a place of the document
+    where jsonschema also reports one."""
+    before = repr(doc)
+    out = mod.collect(name, doc)
+    assert repr(doc) == before, "collect() changed the document"
+    try:
+        mod.validate(name, doc)
+        first = None
+    except ValidationError as e:
+        first = e
+    if first is None:
+        assert out == []
+        return out
+    assert out and str(out[0]) == str(first)
+    assert len({str(e) for e in out}) == len(out), errs(out)
+    theirs = {pointer(e.absolute_path) for e in oracle.iter_errors(doc)}
+    for e in out:
+        resolve_pointer(doc, e.path)
+        if e.rule.startswith("False schema does not allow"):
+            assert any(e.path == t or e.path.startswith(t + "/") for t in theirs), \
+                (str(e), sorted(theirs))
+        else:
+            assert e.path in theirs, (str(e), errs(out), sorted(theirs), render(doc, 2000))
+    return out
+
+
+@pytest.fixture(scope="module")
+def kitchen_mod(tmp_path_factory):
+    mod = build(tmp_path_factory.mktemp("kitchen_all"), {"k.schema.json": KITCHEN})
+    return Pair((mod, oracle_class()(KITCHEN)))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=st.dictionaries(st.sampled_from(list(KITCHEN["properties"]) + ["zz"]),
+                           json_values(st.sampled_from(KEYS + ["z", "v"])), max_size=8)
+       | json_values())
+def test_kitchen_sink_collect_agrees_with_jsonschema(kitchen_mod, doc):
+    mod, oracle = kitchen_mod
+    agree_all(mod, "k", oracle, doc)
+
+
+@pytest.mark.parametrize("kind, name", TARGETS)
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_real_mutated_collect_agrees(real, kind, name, data):
+    mod, oracle = real
+    docs = seeds(kind)
+    assert docs, "no %s fixtures under %s" % (kind, CALLERS)
+    doc = mutate(data, data.draw(st.sampled_from(docs), label="seed"))
+    if data.draw(st.booleans(), label="more edits"):
+        doc = mutate(data, doc)
+    agree_all(mod, name, oracle(name), doc)

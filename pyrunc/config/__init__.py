@@ -38,15 +38,35 @@ def validate(schema, doc, what):
         globals().pop("_validator", None)
 
 
-def _runc_words(e):
-    """The error, with runc's words first where callers and runc's tests
-    look for them (memoryPolicy: "invalid memory policy [mode|flag|node]")."""
+def collect_errors(schema, doc):
+    """Every violation of doc against schema (a name validate() takes), not
+    only the first: a list of (path, rule) pairs, path a JSON pointer ("/"
+    for the document itself), rule worded as validate() words it; [] when
+    doc is valid.  The first pair is the error validate() reports."""
+    from pyrunc.config import _validator
+    try:
+        return [_runc_pair(e) for e in _validator.collect(schema, doc)]
+    finally:
+        import sys
+        sys.modules.pop("pyrunc.config._validator", None)
+        globals().pop("_validator", None)
+
+
+def _runc_pair(e):
+    """(path, rule) of the error, with runc's words first where callers and
+    runc's tests look for them (memoryPolicy: "invalid memory policy
+    [mode|flag|node]")."""
     if e.path.startswith("/linux/memoryPolicy"):
         part = e.path.split("/")[3:4]
         word = {"mode": " mode", "flags": " flag", "nodes": " node"}.get(
             part[0] if part else "", " mode" if '"mode"' in e.rule else "")
-        return "%s: invalid memory policy%s: %s" % (e.path, word, e.rule)
-    return str(e)
+        return e.path, "invalid memory policy%s: %s" % (word, e.rule)
+    return e.path or "/", e.rule
+
+
+def _runc_words(e):
+    """The error as validate() reports it: "<path>: <rule>", see _runc_pair."""
+    return "%s: %s" % _runc_pair(e)
 
 
 def read_config(bundle):

@@ -10,8 +10,8 @@ word an error.
 
     python -m pyrunc.config.schemagen OUT.py schemas/config.schema.json ...
 
-Generated API (each raises pyrunc.config.errors.ValidationError on the first
-violation, in document order as far as practical):
+Generated API (validate* raise pyrunc.config.errors.ValidationError on the
+first violation, in document order as far as practical):
 
     validate_<name>(doc)       one per schema file; <name> is the file name
                                without ".schema.json" (validate_config, ...)
@@ -19,6 +19,10 @@ violation, in document order as far as practical):
                                "config#/definitions/Process", or a bare
                                definition name in lower case ("process")
                                when no earlier schema file has that name
+    collect(name, doc)         every violation, not only the first: a list
+                               of ValidationError ([] if valid), the first
+                               being validate()'s; the loop that does it is
+                               pyrunc.config.errors.collect
 
 Supported keywords, and nothing else (anything else is a generation error,
 so no schema feature is ever silently ignored): $schema, $id, title,
@@ -88,6 +92,13 @@ def _render(value):
     # the runtime's rendering, so constant parts of messages match it exactly
     from pyrunc.config.errors import render
     return render(value)
+
+
+def _name_rules():
+    # the two rules whose error carries a property name, not the instance
+    # (collect() tells them apart by their text)
+    from pyrunc.config.errors import ADDITIONAL, REQUIRED
+    return REQUIRED, ADDITIONAL
 
 
 def _tmpl(rule):
@@ -344,7 +355,9 @@ class _Gen:
                 exprs = [TYPE_EXPR[t] for t in types]
             cond = exprs[0] if len(exprs) == 1 else " or ".join("(%s)" % e for e in exprs)
             emit("    if not (%s):" % cond)
-            emit("        raise _E(x, %r)" % _tmpl("is not of type " + ", ".join(types)))
+            # _mistyped raises, but lets collect()'s _SKIP through (see RUNTIME):
+            # the rest of the node's checks then do not see it
+            emit("        return _mistyped(x, %r)" % _tmpl("is not of type " + ", ".join(types)))
 
         def family(fam, lines):
             """Emit ``lines`` (indented 4), guarded so they see only ``fam`` instances."""
@@ -362,7 +375,7 @@ class _Gen:
         if "enum" in s:
             self.enum(s["enum"], known, emit)
         if "const" in s:
-            self.const_check(s["const"], emit)
+            self.const_check(s["const"], known, emit)
 
         lines = []
         if "minLength" in s:
@@ -398,12 +411,13 @@ class _Gen:
             lines += ["if len(x) > %d:" % s["maxItems"], "    raise _E(x, '%s is too long')"]
         if s.get("uniqueItems"):
             lines += ["if len(x) > 1 and not _uniq(x):",
-                      "    raise _E(x, '%s has non-unique elements')"]
+                      "    if not _has(x):",
+                      "        raise _E(x, '%s has non-unique elements')"]
         family("array", lines)
 
         lines = []
         for r in s.get("required", ()):
-            lines += ["if %r not in x:" % r, "    raise _E(%r, '%%s is a required property')" % r]
+            lines += ["if %r not in x:" % r, "    raise _E(%r, %r)" % (r, _name_rules()[0])]
         family("object", lines)
 
         for i, sub in enumerate(s.get("allOf", ())):
@@ -450,7 +464,8 @@ class _Gen:
                 "        except _E:",
                 "            continue",
                 "        if n:",
-                "            raise _E(x, '%s is valid under more than one of the given schemas')",
+                "            if not _has(x):",
+                "                raise _E(x, '%s is valid under more than one of the given schemas')",
                 "        n = 1",
                 "    if not n:",
                 "        raise _E(x, '%s is not valid under any of the given schemas')",
@@ -462,7 +477,8 @@ class _Gen:
                 k: v for k, v in sub.items() if k not in ANNOTATIONS}
             msg = _tmpl("should not be valid under %s" % _render(shown))
             if f == "_any":
-                emit("    raise _E(x, %r)" % msg)
+                emit("    if x is not _SKIP:")
+                emit("        raise _E(x, %r)" % msg)
             elif f != "_false":
                 L.extend([
                     "    try:",
@@ -470,11 +486,32 @@ class _Gen:
                     "    except _E:",
                     "        pass",
                     "    else:",
-                    "        raise _E(x, %r)" % msg,
+                    "        if not _has(x):",
+                    "            raise _E(x, %r)" % msg,
                 ])
         if not L:
             emit("    pass")
         return L
+
+    @staticmethod
+    def failing(known, values, raise_line, emit):
+        """Emit the failure branch of an enum or const check.
+
+        collect() puts _SKIP where it reported a value: x may be _SKIP when
+        no type check ran before (one would have returned), and an array or
+        object may hold one.  Neither may fail a check: _SKIP stands for a
+        value that was reported already.  Only a check that compares with an
+        array or object can fail because of what x holds.
+        """
+        if any(isinstance(v, (list, dict)) for v in values) and (
+                known is None or known & {"object", "array"}):
+            emit("        if not _has(x):")
+        elif known is None:
+            emit("        if x is not _SKIP:")
+        else:
+            emit(raise_line)
+            return
+        emit("    " + raise_line)
 
     def enum(self, values, known, emit):
         msg = _tmpl("is not one of %s" % _render(values))
@@ -487,23 +524,24 @@ class _Gen:
         else:
             c = self.const("_C", repr(tuple(values)))
             emit("    if not _in(x, %s):" % c)
-        emit("        raise _E(x, %r)" % msg)
+        self.failing(known, values, "        raise _E(x, %r)" % msg, emit)
 
-    def const_check(self, value, emit):
+    def const_check(self, value, known, emit):
         msg = "%s was expected"
         if isinstance(value, str):
             emit("    if x != %r:" % value)
-            emit("        raise _E(%r, %r)" % (value, msg))
+            line = "        raise _E(%r, %r)" % (value, msg)
         elif value is None or isinstance(value, bool):
             emit("    if x is not %r:" % value)
-            emit("        raise _E(%r, %r)" % (value, msg))
+            line = "        raise _E(%r, %r)" % (value, msg)
         elif _is_number(value):
             emit("    if x != %r or x is True or x is False:" % value)
-            emit("        raise _E(%r, %r)" % (value, msg))
+            line = "        raise _E(%r, %r)" % (value, msg)
         else:
             c = self.const("_C", repr(value))
             emit("    if not _eq(x, %s):" % c)
-            emit("        raise _E(%s, %r)" % (c, msg))
+            line = "        raise _E(%s, %r)" % (c, msg)
+        self.failing(known, [value], line, emit)
 
     def object_children(self, doc, s, where):
         props = s.get("properties", {})
@@ -565,7 +603,10 @@ class _Gen:
     @staticmethod
     def additional(f, ind, call):
         if f == "_false":
-            return [ind + "raise _E(k, 'Additional properties are not allowed (%s was unexpected)')"]
+            # collect() marks a reported property (or a required one it
+            # added) with _SKIP
+            return [ind + "if y is not _SKIP:",
+                    ind + "    raise _E(k, %r)" % _name_rules()[1]]
         return call(f, ind)
 
 
@@ -592,7 +633,27 @@ def _any(x):
 
 
 def _false(x):
-    raise _E(x, "False schema does not allow %s")
+    if x is not _SKIP:
+        raise _E(x, "False schema does not allow %s")
+
+
+def _mistyped(x, t):
+    # a type check's failure branch is "return _mistyped(x, t)", the same
+    # size of code as "raise _E(x, t)": the node passes collect()'s _SKIP
+    if x is not _SKIP:
+        raise _E(x, t)
+
+
+# collect() (pyrunc.config.errors.collect) puts _SKIP where a violation was
+# and checks again: every check accepts _SKIP, and those that look into an
+# array or object do not fail for one they find there (_has).  The checks
+# look for _SKIP only on their failure branches.
+_SKIP = object()
+_ON = []     # while collect() runs: its test for "x is or holds _SKIP"
+
+
+def _has(x):
+    return _ON and _ON[-1](x)
 
 
 def _isnum(x):
@@ -735,7 +796,8 @@ def generate(schema_paths):
     w('"""Schema validator generated by pyrunc.config.schemagen. DO NOT EDIT.\n\n'
       "Sources: %s\n\n"
       "validate(name, doc) and validate_<name>(doc) raise\n"
-      "pyrunc.config.errors.ValidationError on the first violation.\n"
+      "pyrunc.config.errors.ValidationError on the first violation;\n"
+      "collect(name, doc) returns them all.\n"
       '"""\n' % ", ".join(d.file for d in docs if d.listed))
     w("# Generated; regenerate with:\n#   python -m pyrunc.config.schemagen OUT.py %s\n"
       % " ".join(d.file for d in docs if d.listed))
@@ -771,7 +833,15 @@ def generate(schema_paths):
       "    try:\n"
       "        f(doc)\n"
       "    except _E as e:\n"
-      "        _fail(e)\n")
+      "        _fail(e)\n\n\n"
+      "def collect(schema_name, doc, limit=100):\n"
+      '    """Every violation, not only the first: a list of ValidationError,\n'
+      '    [] when doc is valid (see pyrunc.config.errors.collect)."""\n'
+      "    f = _BY_NAME.get(schema_name)\n"
+      "    if f is None:\n"
+      '        raise KeyError("unknown schema %r" % (schema_name,))\n'
+      "    from pyrunc.config.errors import collect\n"
+      "    return collect(f, doc, limit, _E, _SKIP, _ON)\n")
     src = "".join(out)
     compile(src, "<generated validator>", "exec")  # fail here, not at import
     return src
