@@ -4,6 +4,25 @@ import os
 from pyrunc.errors import PyruncError
 
 
+class Fds:
+    """The fds a create or exec opened before its fork: closed together."""
+
+    def __init__(self):
+        self.fds = []
+
+    def keep(self, fd):
+        self.fds.append(fd)
+        return fd
+
+    def close(self):
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
 def stored_config(c):
     """The config.json that create copied (edits to the bundle don't count)."""
     from pyrunc.config import parse_json

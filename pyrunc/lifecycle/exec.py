@@ -22,13 +22,13 @@ import _socket
 from pyrunc import log
 from pyrunc.errors import ExecStoppedError, PyruncError
 from pyrunc.faults import fault_point
-from pyrunc.lifecycle.common import send_to_child
+from pyrunc.lifecycle.common import Fds, send_to_child
 from pyrunc.state import Store
 
 
-class Prep:
+class Prep(Fds):
     def __init__(self):
-        self.fds = []
+        Fds.__init__(self)
         self.console = -1
         self.preserve = 0
         self.rlimits = []
@@ -38,13 +38,6 @@ class Prep:
         self.listener = -1
         self.proc_dir = -1
         self.own_pty = False
-
-    def close(self):
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 def build_process(c, opts):

@@ -18,27 +18,19 @@ import os
 
 from pyrunc import log
 from pyrunc.errors import ConfigError, PyruncError
+from pyrunc.lifecycle.common import Fds
 
 
-class Plan:
+class Plan(Fds):
     """What create will do; also the fds it opened for that (close())."""
 
     def __init__(self):
-        self.fds = []
+        Fds.__init__(self)
         self.ns = None
         self.warnings = []
 
-    def keep(self, fd):
-        self.fds.append(fd)
-        return fd
-
     def close(self):
-        for fd in self.fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.fds = []
+        Fds.close(self)
         if self.ns is not None:
             self.ns.close()
 
