@@ -149,6 +149,23 @@ def test_a_user_runs_a_spec_rootless_bundle(user, home, bundle):
         assert not os.path.exists("/sys/fs/cgroup/%s/pyrunc/%s" % (ctrl, cid))
 
 
+def test_a_users_plan_says_devices_are_bound_and_no_cgroup(user, home, bundle):
+    """`pyrunc plan` as the user: device nodes bound from the host, every
+    capability granted inside the user namespace, the caller's cgroup kept
+    where the user may make none, and nothing made (no state dir)."""
+    cid = unique_id("rl")
+    r = _as_user(user, home, "pyrunc plan --format json --bundle %s %s" % (bundle, cid))
+    assert r.returncode == 0, r.stdout + r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["problems"] == []
+    assert {d["how"] for d in plan["devices"]} == {"bind mount of the host's node"}
+    assert plan["capabilities"]["notGranted"] == []
+    if os.path.isdir("/sys/fs/cgroup/memory"):      # v1: root's alone, no delegation
+        assert any("stays in the caller's cgroup" in w for w in plan["cgroup"]["warnings"]), \
+            plan["cgroup"]
+    assert not (home / "xdg" / "pyrunc" / cid).exists()
+
+
 def test_wider_maps_through_newuidmap_and_the_lifecycle(user, home, bundle):
     """A map wider than the user's own id needs newuidmap/newgidmap (subuid);
     run -d, state, exec as another mapped user, kill, delete."""

@@ -361,6 +361,7 @@ def _cgroup_record(ctx, cid, config, c):
 def _cgroup_make(ctx, config, c, mgr):
     """mkdir and apply; returns the manager, or None where a rootless
     container runs without a cgroup."""
+    from pyrunc.lifecycle.plan import limits
     lx = config.linux
     try:
         mgr.create()
@@ -374,7 +375,7 @@ def _cgroup_make(ctx, config, c, mgr):
         c.data["cgroup"] = None
         if ctx.rootless and getattr(e, "errno", None) in (errno.EACCES, errno.EPERM,
                                                           errno.EROFS) \
-                and not (lx and (lx.cgroups_path or _limits(lx.resources))):
+                and not (lx and (lx.cgroups_path or limits(lx.resources))):
             # runc's rootless rule: no cgroup we may make and none asked
             # for (no cgroupsPath, no limits): run without one
             c.data["cgroup"] = None
@@ -386,12 +387,6 @@ def _cgroup_make(ctx, config, c, mgr):
     c.save()
     fault_point("cgroup-applied")
     return mgr
-
-
-def _limits(res):
-    """Whether linux.resources asks for any limit (device rules are not one:
-    a rootless container gets the host's device nodes, bound)."""
-    return res is not None and any(getattr(res, f) for f in res.__slots__ if f != "devices")
 
 
 def _freezer_file(mgr):

@@ -247,7 +247,20 @@ def _cgroup(ctx, cid, config, probs):
         probs.append({"path": "/linux/cgroupsPath", "error": "container's cgroup is not "
                       "empty: processes found in %s" % d})
     plan["cgroupsPath"] = lx.cgroups_path if lx else None
+    if ctx.rootless and not (lx and (lx.cgroups_path or limits(lx.resources))):
+        top = plan["mkdir"][0] if plan["mkdir"] else None
+        if top and not os.access(os.path.dirname(top), os.W_OK):
+            # create's rule (runc's): none we may make and none asked for
+            plan["warnings"].append("rootless: %s is not writable and no cgroupsPath or "
+                                    "limit is asked for: the container stays in the "
+                                    "caller's cgroup" % os.path.dirname(top))
     return plan
+
+
+def limits(res):
+    """Whether linux.resources asks for any limit (device rules are not one:
+    a rootless container gets the host's device nodes, bound)."""
+    return res is not None and any(getattr(res, f) for f in res.__slots__ if f != "devices")
 
 
 _ATTR_NAMES = ((0x1, "ro"), (0x2, "nosuid"), (0x4, "nodev"), (0x8, "noexec"),
