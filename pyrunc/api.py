@@ -148,14 +148,14 @@ class Runtime:
         """Everything create(id, bundle) would do, as a dict (`pyrunc plan
         --format json`), without doing any of it. What would fail is in
         plan["problems"] ({"path", "error"}); nothing is raised for those."""
-        from pyrunc.lifecycle.plan import plan_bundle
+        from pyrunc.lifecycle.plan_report import plan_bundle
         return plan_bundle(self._ctx, bundle, id)
 
     def validate(self, bundle):
         """Check a bundle as create would, reporting every problem at once:
         InvalidBundle (a ConfigError) with .problems, a list of (JSON path,
         text), when there is any."""
-        from pyrunc.lifecycle.plan import validate_bundle
+        from pyrunc.lifecycle.plan_report import validate_bundle
         problems = validate_bundle(bundle)
         if problems:
             from pyrunc.errors import InvalidBundle
