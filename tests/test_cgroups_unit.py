@@ -1366,3 +1366,25 @@ def test_update_cpu_burst_zero_is_written():
     assert merge_update(cur, Resources(cpu=CPU(burst=0))).cpu.burst == 0
     assert only_set(Resources(cpu=CPU(burst=0))).cpu.burst == 0
     assert merge_update(cur, Resources(cpu=CPU(shares=2))).cpu.burst == 500000
+
+
+def test_v2_plan_is_apply_run_dry(fs, attached):
+    """Manager.plan: apply's writes, recorded and not done, for a cgroup
+    not made yet; the root lacks the controllers' files (hugetlb.*), which
+    a cgroup below it shows; nothing is made or attached."""
+    fs.v2()
+    cg.new_manager("/other", "o", root=fs.root).create()
+    m = cg.new_manager("/a/b", "c", root=fs.root)
+    before = sorted(os.listdir(fs.root))
+    plan = m.plan(Resources(memory=Memory(limit=64 << 20), cpu=CPU(shares=512),
+                            pids=Pids(limit=10),
+                            hugepage_limits=(HugepageLimit(page_size="2MB", limit=2 << 20),)))
+    assert sorted(os.listdir(fs.root)) == before and attached == []
+    writes = {os.path.relpath(f, fs.root): v for f, v in plan["writes"] if "eBPF" not in f}
+    assert writes["a/b/memory.max"] == str(64 << 20)
+    assert writes["a/b/cpu.weight"] == "20"
+    assert writes["a/b/pids.max"] == "10"
+    assert writes["a/b/hugetlb.2MB.max"] == str(2 << 20)
+    assert plan["mkdir"] == [fs.root + "/a", fs.root + "/a/b"]
+    rules = [v for f, v in plan["writes"] if "eBPF" in f]
+    assert len(rules) == 1 and "allow c 1:3 rwm" in rules[0]

@@ -351,10 +351,13 @@ class Manager:
 
     # -- io helpers ---------------------------------------------------------
     def _read(self, path):
-        if self.dry:
-            path = self._dry_path(path)
-            if path is None:
+        if self.dry and not os.path.isdir(path.rsplit("/", 1)[0]):
+            name = path.rsplit("/", 1)[1]
+            if name in ("cgroup.procs", "cgroup.subtree_control", "tasks"):
                 return ""           # a new cgroup: no processes, nothing enabled
+            if name.endswith(".current"):
+                return "0"          # and nothing used yet
+            path = self._dry_path(path)
         return read_file(path)
 
     def _write(self, path, value):
@@ -366,21 +369,27 @@ class Manager:
     def _exists(self, path):
         if self.dry:
             path = self._dry_path(path)
-            return path is not None and os.path.exists(path)
         return os.path.exists(path)
 
     def _dry_path(self, path):
         """A dry run reads a file of a cgroup not made yet from the nearest
         existing ancestor (a new cgroup starts with its parent's values and
-        controllers); None for the files a new cgroup starts empty."""
+        controllers). A root cgroup lacks the controllers' own files
+        (memory.max, hugetlb.*): a cgroup just below it shows them."""
         d, name = path.rsplit("/", 1)
         if os.path.isdir(d):
             return path
-        if name in ("cgroup.procs", "cgroup.subtree_control", "tasks"):
-            return None
         while len(d) > len(self.root) and not os.path.isdir(d):
             d = d.rsplit("/", 1)[0]
-        return d + "/" + name
+        p = d + "/" + name
+        if not os.path.exists(p):
+            try:
+                for e in os.scandir(d):
+                    if e.is_dir(follow_symlinks=False) and os.path.exists(e.path + "/" + name):
+                        return e.path + "/" + name
+            except OSError:
+                pass
+        return p
 
     def plan(self, resources, default_devices=True, devices=True):
         """What create() and apply() would do, from the same code run dry:

@@ -176,6 +176,14 @@ class SystemdManager(V2Manager):
             # written once the scope exists
             self._pending = (resources, default_devices, devices)
 
+    def _dry_path(self, path):
+        # a scope not started yet: systemd enables what Delegate= and the
+        # *Accounting properties ask for down to it, whatever its slice has
+        # enabled now; it gets the controllers the host has
+        if path.endswith("/cgroup.controllers") and not self._unit_exists():
+            return self.root + "/cgroup.controllers"
+        return V2Manager._dry_path(self, path)
+
     def plan(self, resources, default_devices=True, devices=True):
         """The transient scope's unit and properties, then the files the
         v2 driver writes into it (see Manager.plan)."""
