@@ -71,6 +71,13 @@ def _runc_words(e):
 
 def read_config(bundle):
     """Raw bytes and validated document of <bundle>/config.json."""
+    data, doc = read_raw(bundle)
+    validate("config", doc, "config.json")
+    return data, doc
+
+
+def read_raw(bundle):
+    """Raw bytes and parsed, not yet validated, document of <bundle>/config.json."""
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
@@ -82,7 +89,6 @@ def read_config(bundle):
     doc = parse_json(data, "config.json")
     if not isinstance(doc, dict):
         raise ConfigError("config.json: /: the document must be an object")
-    validate("config", doc, "config.json")
     return data, doc
 
 

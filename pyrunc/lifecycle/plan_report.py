@@ -14,38 +14,39 @@ from pyrunc.errors import ConfigError, PyruncError
 from pyrunc.lifecycle.plan import build, limits, problem_text
 
 
-def plan_bundle(ctx, bundle, cid=None):
-    """The plan of `create cid` for a bundle, as a dict (`pyrunc plan`).
-    Every problem create would stop at is in plan["problems"] as
-    {"path", "error"}; schema errors leave only those."""
-    from pyrunc.config import collect_errors, parse_json, rootfs_path
+def _load(bundle):
+    """(absolute bundle, Config or None, rootfs or None, [(JSON path, text)]):
+    every schema error, or the model and what is wrong with its root."""
+    from pyrunc.config import collect_errors, read_raw, rootfs_path
     from pyrunc.config.model import build as build_model
     bundle = os.path.abspath(bundle)
-    out = {"id": cid, "bundle": bundle, "problems": []}
-    probs = out["problems"]
     if not os.path.isdir(bundle):
         raise PyruncError("bundle %s: no such directory" % bundle)
-    try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ConfigError("config.json: %s" % os.strerror(e.errno).lower()) from None
-    doc = parse_json(data, "config.json")
-    if not isinstance(doc, dict):
-        raise ConfigError("config.json: /: the document must be an object")
+    _data, doc = read_raw(bundle)
     errs = collect_errors("config", doc)
     if errs:
-        probs.extend({"path": p, "error": r} for p, r in errs)
-        return out
+        return bundle, None, None, errs
     config = build_model(doc)
     try:
         rootfs = rootfs_path(bundle, config)
     except ConfigError as e:
-        probs.append({"path": "/root", "error": problem_text(e)})
-        return out
+        return bundle, config, None, [("/root", problem_text(e))]
     if not os.path.isdir(rootfs):
-        probs.append({"path": "/root/path", "error": "rootfs (%s) does not exist or is not "
-                      "a directory" % rootfs})
+        return bundle, config, rootfs, [("/root/path", "rootfs (%s) does not exist or is "
+                                          "not a directory" % rootfs)]
+    return bundle, config, rootfs, []
+
+
+def plan_bundle(ctx, bundle, cid=None):
+    """The plan of `create cid` for a bundle, as a dict (`pyrunc plan`).
+    Every problem create would stop at is in plan["problems"] as
+    {"path", "error"}; schema errors leave only those."""
+    bundle, config, rootfs, found = _load(bundle)
+    out = {"id": cid, "bundle": bundle, "problems": []}
+    probs = out["problems"]
+    probs.extend({"path": a, "error": b} for a, b in found)
+    if rootfs is None:
+        return out
     if cid is not None:
         from pyrunc.state import Store, validate_id
         try:
@@ -335,34 +336,7 @@ def validate_bundle(bundle):
     """Every problem of a bundle: [(JSON path, text)], [] if it is valid.
     Schema errors first (all of them); the checks beyond the schema only
     for a document the schema accepts."""
-    from pyrunc.config import collect_errors, parse_json, rootfs_path
-    from pyrunc.config.model import build as build_model
-    bundle = os.path.abspath(bundle)
-    if not os.path.isdir(bundle):
-        raise PyruncError("bundle %s: no such directory" % bundle)
-    try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ConfigError("config.json: no such file or directory in bundle %s"
-                          % bundle) from None
-    except OSError as e:
-        raise ConfigError("config.json: %s" % os.strerror(e.errno).lower()) from None
-    doc = parse_json(data, "config.json")
-    if not isinstance(doc, dict):
-        return [("/", "the document must be an object")]
-    errs = collect_errors("config", doc)
-    if errs:
-        return errs
-    config = build_model(doc)
-    probs = []
-    rootfs = None
-    try:
-        rootfs = rootfs_path(bundle, config)
-        if not os.path.isdir(rootfs):
-            probs.append(("/root/path", "rootfs (%s) does not exist or is not a directory"
-                          % rootfs))
-    except ConfigError as e:
-        probs.append(("/root", problem_text(e)))
-    build(config, rootfs or bundle, warn=lambda m: None, dry=True, problems=probs).close()
+    bundle, config, rootfs, probs = _load(bundle)
+    if config is not None:
+        build(config, rootfs or bundle, warn=lambda m: None, dry=True, problems=probs).close()
     return probs
