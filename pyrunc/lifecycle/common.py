@@ -147,9 +147,18 @@ def forward_signals(pid):
             pass
 
 
+def long_lived():
+    """Turn the cyclic garbage collector back on: the launcher keeps it off
+    for a call's short work, and this process now waits for a container or
+    streams events for as long as that lasts."""
+    import gc
+    gc.enable()
+
+
 def wait_exit_status(pid):
     """As the child subreaper, reap until pid exits; its status as a shell
     reports it (128+N when killed by signal N)."""
+    long_lived()
     while True:
         try:
             p, status = os.waitpid(-1, 0)

@@ -20,6 +20,7 @@ import os
 import select
 
 from pyrunc.errors import PyruncError, UsageError
+from pyrunc.lifecycle.common import long_lived
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3,
           "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -207,6 +208,7 @@ def events(ctx, cid, stats_only=False, interval=5.0):
         if watch.fd is not None:
             p.register(watch.fd, watch.mask)
         due = time.monotonic() + interval
+        long_lived()
         while True:
             wait = max(0.0, due - time.monotonic())
             ready = dict(p.poll(int(wait * 1000) + (1 if wait > 0 else 0)))

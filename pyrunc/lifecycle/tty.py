@@ -23,6 +23,8 @@ def proxy(master, pid):
     exits (its pidfd becomes readable); our terminal is raw meanwhile."""
     import select
     import os
+    from pyrunc.lifecycle.common import long_lived
+    long_lived()
     saved = None
     if os.isatty(0):
         import fcntl
