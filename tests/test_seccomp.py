@@ -604,3 +604,131 @@ def test_syscalls_newer_than_the_profile_get_enosys_in_a_container(rt, make_bund
     rc, out, err = run_out(rt, b)
     assert rc == 0, err
     assert out == ["ERR 38", "ERR 1"]
+
+
+# -- the cache of compiled programs (pyrunc/cache.py) -----------------------
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    d = tmp_path / "cache"
+    monkeypatch.setenv("PYRUNC_CACHE_DIR", str(d))
+    return d
+
+
+def test_cached_program_is_the_compiled_one(cache_dir):
+    doc = docker_seccomp()
+    plain = seccomp.compile(build(doc))
+    first = seccomp.compile(build(doc), cache=True)       # a miss: compiled, stored
+    assert first == plain
+    (entry,) = os.listdir(cache_dir)
+    assert entry.startswith("seccomp-")
+    assert os.stat(cache_dir).st_mode & 0o777 == 0o700
+    assert os.stat(cache_dir / entry).st_mode & 0o777 == 0o600
+    again = seccomp.compile(build(doc), cache=True)       # a hit
+    assert again == plain and os.listdir(cache_dir) == [entry]
+
+
+def _poison(cache_dir):
+    """Replace the one entry's program with ALLOW-everything, same key."""
+    from pyrunc import cache
+    (entry,) = os.listdir(cache_dir)
+    data = (cache_dir / entry).read_bytes()
+    i = data.index(b"\n", len(cache._MAGIC))
+    n = int(data[len(cache._MAGIC):i])
+    allow = struct.pack("=HBBI", 0x06, 0, 0, ALLOW)
+    (cache_dir / entry).write_bytes(data[:i + 1 + n] + struct.pack("=I", 0) + allow)
+    return entry
+
+
+def test_cache_hit_is_used_and_keyed_by_the_whole_profile(cache_dir):
+    doc = profile([{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}])
+    prog, _flags = seccomp.compile(build(doc), cache=True)
+    assert run_bpf(prog, nr("getcwd")) == ERRNO(5)
+    _poison(cache_dir)
+    # the stored entry is what a hit returns (the proof it is read)...
+    prog, flags = seccomp.compile(build(doc), cache=True)
+    assert run_bpf(prog, nr("getcwd")) == ALLOW and flags == 0
+    # ...and any other profile, down to one errno, is a miss
+    doc["syscalls"][0]["errnoRet"] = 6
+    prog, _flags = seccomp.compile(build(doc), cache=True)
+    assert run_bpf(prog, nr("getcwd")) == ERRNO(6)
+
+
+def test_cache_entry_not_ours_alone_is_not_used(cache_dir):
+    doc = profile([{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}])
+    seccomp.compile(build(doc), cache=True)
+    for mode, owner in ((0o620, 0), (0o602, 0), (0o600, 65534)):
+        entry = _poison(cache_dir)
+        os.chmod(cache_dir / entry, mode)
+        os.chown(cache_dir / entry, owner, owner)
+        got, _flags = seccomp.compile(build(doc), cache=True)
+        assert run_bpf(got, nr("getcwd")) == ERRNO(1), (mode, owner)
+        # the miss stored the program again, ours and 0600
+        st = os.stat(cache_dir / entry)
+        assert (st.st_uid, st.st_mode & 0o777) == (os.geteuid(), 0o600)
+    # a symlinked entry is not followed
+    entry = _poison(cache_dir)
+    target = cache_dir.parent / "elsewhere"
+    os.rename(cache_dir / entry, target)
+    os.symlink(target, cache_dir / entry)
+    got, _flags = seccomp.compile(build(doc), cache=True)
+    assert run_bpf(got, nr("getcwd")) == ERRNO(1)
+    # nor is a directory others can write to
+    entry = _poison(cache_dir)
+    os.chmod(cache_dir, 0o777)
+    got, _flags = seccomp.compile(build(doc), cache=True)
+    assert run_bpf(got, nr("getcwd")) == ERRNO(1)
+
+
+def test_cache_name_collision_or_damage_is_a_miss(cache_dir):
+    from pyrunc import cache
+    cache.put("seccomp", b"key one", b"\0" * 12)
+    assert cache.get("seccomp", b"key one") == b"\0" * 12
+    name = cache._name("seccomp", b"key one")
+    # another key's text in the file of this name: not this key's value
+    data = (cache_dir / name).read_bytes()
+    (cache_dir / name).write_bytes(data.replace(b"key one", b"key two"))
+    assert cache.get("seccomp", b"key one") is None
+    (cache_dir / name).write_bytes(data[:len(cache._MAGIC) + 3])         # truncated
+    assert cache.get("seccomp", b"key one") is None
+
+
+def test_cache_keeps_at_most_max_entries(cache_dir):
+    from pyrunc import cache
+    for i in range(cache.MAX_ENTRIES + 5):
+        cache.put("t", b"k%d" % i, b"v")
+        os.utime(cache_dir / cache._name("t", b"k%d" % i), ns=(i * 10**9, i * 10**9))
+    names = os.listdir(cache_dir)
+    assert len(names) == cache.MAX_ENTRIES
+    assert cache._name("t", b"k0") not in names
+    assert cache.get("t", b"k%d" % (cache.MAX_ENTRIES + 4)) == b"v"
+
+
+def test_cache_off_when_dir_is_empty(monkeypatch, tmp_path):
+    from pyrunc import cache
+    monkeypatch.setenv("PYRUNC_CACHE_DIR", "")
+    cache.put("t", b"k", b"v")
+    assert cache.get("t", b"k") is None
+    monkeypatch.delenv("PYRUNC_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert cache.directory() == ("/var/cache/pyrunc" if os.geteuid() == 0
+                                 else str(tmp_path / ".cache" / "pyrunc"))
+
+
+def test_container_filter_from_the_cache(rt, make_bundle, cache_dir):
+    """The second container's filter comes from the cache, and it is the
+    profile's: the denied syscall fails the same way in both."""
+    doc = profile([{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}])
+    b = bundle_with(make_bundle, doc, ["sh", "-c", "probe syscall getcwd; probe syscall getpid"])
+    env = dict(os.environ, PYRUNC_CACHE_DIR=str(cache_dir))
+    for _ in range(2):
+        r = rt.cmd("run", "--bundle", b, unique_id(), env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split("\n")[:2] == ["ERR 5", "OK"]
+    assert len(os.listdir(cache_dir)) == 1
+    # a poisoned entry would show: the third container runs what it holds
+    _poison(cache_dir)
+    r = rt.cmd("run", "--bundle", b, unique_id(), env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["OK", "OK"]

@@ -149,7 +149,7 @@ def _exec(c, opts, warm):
     config_lx = stored_config(c).linux
     if config_lx is not None and config_lx.seccomp is not None:
         from pyrunc.linux import seccomp
-        prep.seccomp = seccomp.compile(config_lx.seccomp)
+        prep.seccomp = seccomp.compile(config_lx.seccomp, cache=True)
         log.debug("seccomp filter flags: %d" % prep.seccomp[1])
         if prep.seccomp[1] & seccomp.FLAG_NEW_LISTENER:
             prep.listener = seccomp.connect_listener(config_lx.seccomp.listener_path)

@@ -89,7 +89,7 @@ def build(config, rootfs, warn=log.warn, dry=False, problems=None):
         p.listener = -1
         if lx and lx.seccomp is not None:
             from pyrunc.linux import seccomp
-            p.seccomp = step("/linux/seccomp", seccomp.compile, lx.seccomp)
+            p.seccomp = step("/linux/seccomp", seccomp.compile, lx.seccomp, not dry)
             if p.seccomp is not None:
                 log.debug("seccomp filter flags: %d" % p.seccomp[1])
                 if p.seccomp[1] & seccomp.FLAG_NEW_LISTENER and not dry:

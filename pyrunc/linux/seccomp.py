@@ -198,8 +198,10 @@ def _check_actions(lib, ffi, values, seen):
             raise ConfigError("%s: action %s is not supported by this kernel" % (WHERE, name))
 
 
-def compile(seccomp):
-    """Seccomp model -> (BPF program bytes, SECCOMP_FILTER_FLAG_* bits)."""
+def compile(seccomp, cache=False):
+    """Seccomp model -> (BPF program bytes, SECCOMP_FILTER_FLAG_* bits).
+    cache: look the program up in, and add it to, pyrunc's cache of
+    compiled artefacts (pyrunc/cache.py), keyed by the whole profile."""
     ffi, lib = _lib()
     default = _action(seccomp.default_action, seccomp.default_errno_ret,
                       WHERE + "/defaultAction", WHERE + "/defaultErrnoRet")
@@ -217,7 +219,10 @@ def compile(seccomp):
                                   "notify fd)" % (WHERE, i, ", ".join(sorted(bad))))
     if notify and not seccomp.listener_path:
         raise ConfigError("%s/listenerPath: SCMP_ACT_NOTIFY needs a listenerPath" % WHERE)
-    prog, flags = _compile(seccomp, default, ffi, lib)
+    if cache:
+        prog, flags = _compile_cached(seccomp, default, ffi, lib)
+    else:
+        prog, flags = _compile(seccomp, default, ffi, lib)
     # TSYNC syncs the filter to the loader's other threads: the init helper
     # has none, so it is accepted and dropped (runc ignores it too)
     flags &= ~FLAGS["SECCOMP_FILTER_FLAG_TSYNC"]
@@ -225,6 +230,29 @@ def compile(seccomp):
         flags |= FLAG_NEW_LISTENER
     else:
         flags &= ~FLAG_WAIT_KILLABLE_RECV
+    return prog, flags
+
+
+def _compile_cached(seccomp, default, ffi, lib):
+    """_compile, through the cache. The key is everything the program
+    depends on: the profile (its repr: every field, in order), this module
+    (a new pyrunc), libseccomp's version and the kernel (the actions and
+    flags it has)."""
+    import os
+    import struct
+    from pyrunc import cache
+    v = lib.seccomp_version()
+    u = os.uname()
+    here = os.stat(__file__)
+    key = ("seccomp %d %d\nlibseccomp %d.%d.%d\nkernel %s %s %s\n%r" % (
+        here.st_size, here.st_mtime_ns, v.major, v.minor, v.micro,
+        u.release, u.version, u.machine, seccomp)).encode()
+    hit = cache.get("seccomp", key)
+    if hit is not None and len(hit) > 4 and (len(hit) - 4) % 8 == 0 \
+            and (len(hit) - 4) // 8 <= MAX_INSNS:
+        return hit[4:], struct.unpack("=I", hit[:4])[0]
+    prog, flags = _compile(seccomp, default, ffi, lib)
+    cache.put("seccomp", key, struct.pack("=I", flags) + prog)
     return prog, flags
 
 
