@@ -8,9 +8,10 @@ result depends on: pyrunc's code, libseccomp, the kernel), and a lookup
 compares that text byte for byte: a file name collision, a stale or a
 truncated entry is a miss, never a wrong program.
 
-Where: /var/cache/pyrunc for root, ${XDG_CACHE_HOME:-~/.cache}/pyrunc for
-anyone else; PYRUNC_CACHE_DIR overrides it, and an empty PYRUNC_CACHE_DIR
-turns the cache off. A directory or entry that is not ours alone (another
+Where: /var/cache/pyrunc for the host's root, ${XDG_CACHE_HOME:-~/.cache}/pyrunc
+for anyone else, root in a user namespace included (rootless podman runs
+its runtime so); PYRUNC_CACHE_DIR overrides it, and an empty
+PYRUNC_CACHE_DIR turns the cache off. A directory or entry that is not ours alone (another
 owner, writable by group or others, a symlink) is not used. Every failure
 to read or write is a miss: the cache never makes a call fail.
 """
@@ -25,7 +26,9 @@ def directory():
     if d is not None:
         return d or None
     if os.geteuid() == 0:
-        return "/var/cache/pyrunc"
+        from pyrunc.linux import in_userns
+        if not in_userns():
+            return "/var/cache/pyrunc"
     base = os.environ.get("XDG_CACHE_HOME") or (
         os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else None)
     return os.path.join(base, "pyrunc") if base else None
@@ -78,6 +81,8 @@ def put(kind, key, value):
             os.mkdir(d, 0o700)
         except FileExistsError:
             pass
+        except FileNotFoundError:
+            os.makedirs(d, 0o700)       # ~/.cache may not exist yet
         dst = os.stat(d, follow_symlinks=False)
         if not (stat.S_ISDIR(dst.st_mode) and _ours(dst, 0o022)):
             return

@@ -239,9 +239,17 @@ def _podman(user, home, args, timeout=180):
 
 
 def test_rootless_podman_runs_execs_and_stops(user, home, podman_image):
+    cache = os.path.join(user.pw_dir, ".cache", "pyrunc")
+    shutil.rmtree(cache, ignore_errors=True)
     r = _podman(user, home, "run --rm --network none %s sh -c 'id -u; echo hi'" % podman_image)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["0", "hi"]
+    # podman's seccomp profile, compiled once: in the user's own cache
+    # (pyrunc runs as root of podman's user namespace), the user's alone
+    entries = [e for e in os.listdir(cache) if e.startswith("seccomp-")]
+    assert len(entries) == 1, entries
+    st = os.stat(os.path.join(cache, entries[0]))
+    assert (st.st_uid, st.st_mode & 0o777) == (user.pw_uid, 0o600)
     name = unique_id("pm")
     r = _podman(user, home, "run -d --name %s --network none %s sleep 300"
                 % (name, podman_image))

@@ -693,6 +693,16 @@ def test_cache_name_collision_or_damage_is_a_miss(cache_dir):
     assert cache.get("seccomp", b"key one") is None
 
 
+def test_cache_dir_is_made_with_its_parents(tmp_path, monkeypatch):
+    # a user's first container: ~/.cache may not exist yet
+    from pyrunc import cache
+    d = tmp_path / "home" / ".cache" / "pyrunc"
+    monkeypatch.setenv("PYRUNC_CACHE_DIR", str(d))
+    cache.put("t", b"k", b"v")
+    assert cache.get("t", b"k") == b"v"
+    assert os.stat(d).st_mode & 0o777 == 0o700
+
+
 def test_cache_keeps_at_most_max_entries(cache_dir):
     from pyrunc import cache
     for i in range(cache.MAX_ENTRIES + 5):
@@ -714,6 +724,12 @@ def test_cache_off_when_dir_is_empty(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert cache.directory() == ("/var/cache/pyrunc" if os.geteuid() == 0
                                  else str(tmp_path / ".cache" / "pyrunc"))
+    # root in a user namespace (rootless podman's runtime) is its user
+    import pyrunc.linux
+    monkeypatch.setattr(pyrunc.linux, "in_userns", lambda: True)
+    assert cache.directory() == str(tmp_path / ".cache" / "pyrunc")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.directory() == str(tmp_path / "xdg" / "pyrunc")
 
 
 def test_container_filter_from_the_cache(rt, make_bundle, cache_dir):
