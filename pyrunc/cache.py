@@ -11,9 +11,10 @@ truncated entry is a miss, never a wrong program.
 Where: /var/cache/pyrunc for the host's root, ${XDG_CACHE_HOME:-~/.cache}/pyrunc
 for anyone else, root in a user namespace included (rootless podman runs
 its runtime so); PYRUNC_CACHE_DIR overrides it, and an empty
-PYRUNC_CACHE_DIR turns the cache off. A directory or entry that is not ours alone (another
-owner, writable by group or others, a symlink) is not used. Every failure
-to read or write is a miss: the cache never makes a call fail.
+PYRUNC_CACHE_DIR turns the cache off. A directory or entry that is not
+ours alone (another owner, writable by group or others, a symlink) is not
+used. Every failure to read or write is a miss: the cache never makes a
+call fail.
 """
 import os
 
@@ -35,8 +36,15 @@ def directory():
 
 
 def _name(kind, key):
-    import _sha256
-    return "%s-%s" % (kind, _sha256.sha256(key).hexdigest()[:40])
+    # the builtin module, not hashlib (which loads OpenSSL: about 5 ms)
+    try:
+        from _sha256 import sha256          # Python 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256        # 3.12 and later
+        except ImportError:
+            from hashlib import sha256
+    return "%s-%s" % (kind, sha256(key).hexdigest()[:40])
 
 
 def _ours(st, mode_mask):

@@ -703,6 +703,21 @@ def test_cache_dir_is_made_with_its_parents(tmp_path, monkeypatch):
     assert os.stat(d).st_mode & 0o777 == 0o700
 
 
+def test_cache_names_without_the_3_11_sha256_module(monkeypatch):
+    # Python 3.12 renamed _sha256 (to _sha2): the same names either way
+    import builtins
+    from pyrunc import cache
+    want = cache._name("seccomp", b"key")
+    real = builtins.__import__
+
+    def no_sha256(name, *a, **kw):
+        if name == "_sha256":
+            raise ImportError(name)
+        return real(name, *a, **kw)
+    monkeypatch.setattr(builtins, "__import__", no_sha256)
+    assert cache._name("seccomp", b"key") == want
+
+
 def test_cache_keeps_at_most_max_entries(cache_dir):
     from pyrunc import cache
     for i in range(cache.MAX_ENTRIES + 5):
