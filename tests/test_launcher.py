@@ -51,15 +51,20 @@ def test_launcher_sh_line_starts_the_same_way(tmp_path):
 
 
 def test_waiting_for_a_container_turns_gc_back_on():
-    from pyrunc.lifecycle.common import wait_exit_status
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        pid = os.fork()
-        if pid == 0:
-            os._exit(7)
-        assert wait_exit_status(pid) == 7
-        assert gc.isenabled()
-    finally:
-        if was:
-            gc.enable()
+    # in a child of ours: wait_exit_status reaps any child (waitpid(-1)),
+    # and pytest's own must stay unreaped
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            from pyrunc.lifecycle.common import wait_exit_status
+            gc.disable()
+            inner = os.fork()
+            if inner == 0:
+                os._exit(7)
+            if wait_exit_status(inner) == 7 and gc.isenabled():
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
