@@ -3,7 +3,10 @@
 At install time (never at run time) this:
   * compiles the cffi shim pyrunc._shim (API mode) from csrc/;
   * compiles csrc/init.c into the static helper pyrunc/_init_helper.bin;
-  * generates pyrunc/config/_validator.py from schemas/*.json.
+  * generates pyrunc/config/_validator.py from schemas/*.json;
+  * bundles the package's compiled modules into pyrunc/_bundle.bin, which
+    the launcher imports from (pyrunc/codebundle.py). Not for an editable
+    install: its sources change under it.
 """
 import os
 import subprocess
@@ -32,16 +35,30 @@ def generate_validator(out):
     schemagen.write_module(out, [os.path.join(HERE, "schemas", s) for s in SCHEMAS])
 
 
-def build_generated(pkgdir):
+def build_bundle(pkgdir):
+    sys.path.insert(0, HERE)
+    try:
+        from pyrunc import codebundle
+    finally:
+        sys.path.pop(0)
+    codebundle.build(pkgdir)
+
+
+def build_generated(pkgdir, bundle=True):
     build_init_helper(os.path.join(pkgdir, "_init_helper.bin"))
     generate_validator(os.path.join(pkgdir, "config", "_validator.py"))
+    stale = os.path.join(pkgdir, "_bundle.bin")
+    if bundle:
+        build_bundle(pkgdir)        # last: it holds the generated validator
+    elif os.path.exists(stale):
+        os.remove(stale)
 
 
 class BuildPy(build_py):
     def run(self):
         super().run()
         if getattr(self, "editable_mode", False):
-            build_generated(os.path.join(HERE, "pyrunc"))
+            build_generated(os.path.join(HERE, "pyrunc"), bundle=False)
         else:
             build_generated(os.path.join(self.build_lib, "pyrunc"))
 
@@ -49,6 +66,6 @@ class BuildPy(build_py):
 if __name__ == "__main__":
     if sys.argv[1:] == ["generated"]:
         # Developer shortcut: build the generated files in the source tree.
-        build_generated(os.path.join(HERE, "pyrunc"))
+        build_generated(os.path.join(HERE, "pyrunc"), bundle=False)
         sys.exit(0)
     setup(cffi_modules=["csrc/build_shim.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder"], cmdclass={"build_py": BuildPy})
