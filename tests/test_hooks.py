@@ -151,3 +151,30 @@ def test_hooks_cwd_and_environment_as_runc(rt, make_bundle, tmp_path):
     assert (out / "cr").read_text().split() == [str(b), "v=inherited"]
     assert (out / "empty").read_text().split() == [str(b), "v="]
     assert (out / "cc").read_text().split() == [str(b / "rootfs"), "v=inherited"]
+
+
+def test_runtime_hooks_of_run_stay_in_the_host_pid_namespace(rt, make_bundle, tmp_path):
+    """A rootful create forks the init straight into its new pid namespace
+    (unshare CLONE_NEWPID in pyrunc, then setns back, see
+    lifecycle/create.py). Everything pyrunc forks after that must land in
+    the host's pid namespace again: in `run` the prestart, createRuntime,
+    poststart and poststop hooks are children of the same process that
+    forked the init."""
+    out = tmp_path / "out"
+    out.mkdir()
+    body = 'readlink /proc/self/ns/pid > "$OUT/$NAME"'
+
+    def edit(c):
+        c["hooks"] = {k: [dict(h, args=["sh", hook_script(tmp_path, h["env"][1][5:], body)])
+                          for h in v]
+                      for k, v in hooks_config(tmp_path, out).items()
+                      if k in ("prestart", "createRuntime", "poststart", "poststop")}
+    b = make_bundle(["readlink", "/proc/self/ns/pid"], edit)
+    r = rt.ok("run", "--bundle", b, unique_id())
+    container_ns = r.stdout.strip()
+    host_ns = os.readlink("/proc/self/ns/pid")
+    assert container_ns and container_ns != host_ns, r.stdout
+    seen = {n.name: (out / n.name).read_text().strip() for n in out.iterdir()}
+    assert sorted(seen) == ["createRuntime0", "poststart0", "poststop0", "poststop1",
+                            "prestart0"], seen
+    assert set(seen.values()) == {host_ns}, seen

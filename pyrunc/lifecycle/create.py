@@ -10,6 +10,14 @@ Process tree (the shortest the namespaces allow):
                                    process attributes, then execs the sealed
                                    init helper, which waits for `start`
 
+Without a user or time namespace, and with P the host's root (the usual
+rootful create: podman, containerd, docker), there is no C1: P unshares
+CLONE_NEWPID, which changes only where its next child goes, forks C2
+straight into the new pid namespace, and setns()es its own children's pid
+namespace back; C2 joins and makes the other namespaces itself
+(init.direct, fork_init, child_direct). One fork of a Python process less
+(about 1.5 ms of every create).
+
 With a pid namespace joined by path (a pod), C1 does not join it and C2
 stays outside it (other processes live there, and a privileged one could
 reach C2's python through /proc/<pid>/exe): C2 joins it just before it
@@ -19,7 +27,7 @@ helper opened inside that namespace (--proc-context, see csrc/init.c).
 
 P and the children talk over a SOCK_SEQPACKET pair; every message is one
 packet: G (go), U/M (user namespace made / maps
-written), P <pid> (C2's pid), H/h (ready for the runtime-namespace
+written), P <pid> (C2's pid, from C1), H/h (ready for the runtime-namespace
 hooks / hooks done), C (C2 is in its cgroup), X (about to exec the helper),
 F <pid> / N[payload] (joined pid namespace: the helper forked the init / P's
 go-ahead with the seccomp-notify payload), E <text> (failed).
@@ -94,32 +102,37 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
     from pyrunc.lifecycle.plan import build
     prep = build(config, rootfs)
     st = proc_stat(os.getpid())
+    data = {
+        "ociVersion": OCI_VERSION, "id": cid, "status": "creating", "bundle": bundle,
+        "rootfs": rootfs, "created": _now_rfc3339(), "owner": "",
+        "annotations": dict(config.annotations) if config.annotations else {},
+        "creator_pid": os.getpid(), "creator_start": st[1] if st else None,
+    }
+    mgr = None
     try:
-        c = store.create(cid, {
-            "ociVersion": OCI_VERSION, "id": cid, "status": "creating", "bundle": bundle,
-            "rootfs": rootfs, "created": _now_rfc3339(), "owner": "",
-            "annotations": dict(config.annotations) if config.annotations else {},
-            "creator_pid": os.getpid(), "creator_start": st[1] if st else None,
-        })
+        if "mount" not in prep.ns.types:
+            from pyrunc.linux.rootfs import mounts_under
+            data["host_mounts_before"] = mounts_under(rootfs)
+        # in the state from its first write: killed from here on, `delete
+        # --force` still finds (and removes) whatever of its dirs exists.
+        # Made and applied by P after the fork, while the children set up
+        # (see _drive).
+        mgr = _cgroup_new(ctx, cid, config)
+        data["cgroup"] = intent = _cgroup_intent(mgr)
+        c = store.create(cid, data)
     except BaseException:
         prep.close()
         raise
-    mgr = None
     init_pid = 0
     try:
         fault_point("create-claimed")
+        fault_point("cgroup-recorded")
         with open(c.path("config.json"), "wb") as f:   # later edits don't affect us
             f.write(raw)
         os.mkfifo(c.path("exec.fifo"), 0o600)
         os.mkfifo(c.path("done.fifo"), 0o600)
         prep.fifo = prep.keep(os.open(c.path("exec.fifo"), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
         prep.done = prep.keep(os.open(c.path("done.fifo"), os.O_RDWR | os.O_CLOEXEC))
-        if "mount" not in prep.ns.types:
-            from pyrunc.linux.rootfs import mounts_under
-            c.data["host_mounts_before"] = mounts_under(rootfs)
-        # recorded now, made and applied by P after the fork while the
-        # children set up (see _drive)
-        mgr = _cgroup_record(ctx, cid, config, c)
         from pyrunc.linux import process as lproc
         from pyrunc.linux.sys import CLOSE_RANGE_CLOEXEC, real
         sysc = real()
@@ -164,18 +177,31 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
             sysc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the init is reparented to us
         from pyrunc.lifecycle import init
         init.preload(config)
+        if mgr is not None and not ctx.rootless:
+            # for _cgroup_make after the fork, imported now: then every
+            # page P touches costs a copy (the children share them)
+            from pyrunc.linux.cgroups import devices  # noqa: F401
         ps, cs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         if warm is not None:
             warm.stop()     # the child gets no thread; the init's migration is soon
         # --debug lines in runc's words, for what its users grep
         log.debug("nsexec container setup: forking the namespace child")
-        c1 = os.fork()
-        if c1 == 0:
-            ps.close()
-            init.child1(sysc, cs, c, config, rootfs, prep, no_pivot)   # never returns
+        if init.direct(prep):
+            child = init.fork_init(sysc, prep)
+            if child == 0:
+                ps.close()
+                init.child_direct(sysc, cs, c, config, rootfs, prep, no_pivot)  # never returns
+        else:
+            child = os.fork()
+            if child == 0:
+                ps.close()
+                init.child1(sysc, cs, c, config, rootfs, prep, no_pivot)   # never returns
         cs.close()
         fault_point("create-forked")
-        init_pid, mgr = _drive(ps, c1, c, config, mgr, ctx)
+        if init.direct(prep):
+            init_pid, mgr = _drive(ps, 0, c, config, mgr, ctx, init=child)
+        else:
+            init_pid, mgr = _drive(ps, child, c, config, mgr, ctx)
         ps.close()
         fault_point("create-init-ready")
         st = proc_stat(init_pid)
@@ -201,8 +227,11 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
                 os.kill(init_pid, SIGKILL)
             except OSError:
                 pass
-        # None: no cgroup made, or _cgroup_make cleaned up after itself
-        _destroy(mgr if c.data.get("cgroup") else None, init_pid)
+        # None: no cgroup made (the state holds the intent only: the dir
+        # may be another's), or _cgroup_make cleaned up after itself
+        cg = c.data.get("cgroup")
+        made = cg is not None and cg is not intent
+        _destroy(mgr if made else None, init_pid)
         store.remove(cid)
         raise
     finally:
@@ -215,13 +244,45 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
             procfs.contexts = []
 
 
-def _drive(ps, c1, c, config, mgr, ctx):
+def _drive(ps, c1, c, config, mgr, ctx, init=0):
     """P's side of the protocol; returns (the init's host pid, the cgroup
-    manager or None)."""
+    manager or None). c1: C1's pid, or 0 when P forked the init itself
+    (init: its pid)."""
     from pyrunc.linux import namespaces
     init_pid = 0
     seen_exec = False
     cg_err = None
+    done = False
+
+    def forked(pid):
+        """The init exists (C1's "P", or P's own fork): into its cgroup,
+        then "C" with its host pid."""
+        nonlocal init_pid
+        init_pid = pid
+        log.debug("child process in init(): pid %d" % init_pid)
+        if cg_err is not None:
+            # not in a cgroup yet: kill_all would not find it
+            try:
+                os.kill(init_pid, SIGKILL)
+            except OSError:
+                pass
+            raise cg_err
+        # The init joins its cgroup while it sets up its mounts: on
+        # cgroup v1 the first migration after a quiet spell waits an
+        # RCU grace period (~10 ms here), so we overlap it. The init
+        # waits for "C" before it unshares its cgroup namespace or
+        # mounts a cgroup filesystem.
+        fault_point("create-init-forked")
+        if mgr is not None:
+            try:
+                mgr.add_pid(init_pid)
+            except PyruncError as e:
+                # an init that failed early is gone (ESRCH): its own
+                # error, queued on the socket, says why
+                raise PyruncError(_queued_error(ps) or str(e)) from None
+        fault_point("create-init-in-cgroup")
+        send_to_child(ps, b"C %d" % init_pid)     # the init learns its host pid
+
     try:
         send_to_child(ps, b"G")
         if mgr is not None:
@@ -233,6 +294,8 @@ def _drive(ps, c1, c, config, mgr, ctx):
                 mgr = _cgroup_make(ctx, config, c, mgr)
             except BaseException as e:
                 cg_err = e
+        if init:
+            forked(init)
         while True:
             msg = ps.recv(65536)
             if not msg:
@@ -242,32 +305,9 @@ def _drive(ps, c1, c, config, mgr, ctx):
                 namespaces.write_id_maps(c1, config)
                 send_to_child(ps, b"M")
             elif kind == b"P":
-                init_pid = int(rest)
-                log.debug("child process in init(): pid %d" % init_pid)
                 os.waitpid(c1, 0)
                 c1 = 0
-                if cg_err is not None:
-                    # not in a cgroup yet: kill_all would not find it
-                    try:
-                        os.kill(init_pid, SIGKILL)
-                    except OSError:
-                        pass
-                    raise cg_err
-                # The init joins its cgroup while it sets up its mounts: on
-                # cgroup v1 the first migration after a quiet spell waits an
-                # RCU grace period (~10 ms here), so we overlap it. The init
-                # waits for "C" before it unshares its cgroup namespace or
-                # mounts a cgroup filesystem.
-                fault_point("create-init-forked")
-                if mgr is not None:
-                    try:
-                        mgr.add_pid(init_pid)
-                    except PyruncError as e:
-                        # an init that failed early is gone (ESRCH): its own
-                        # error, queued on the socket, says why
-                        raise PyruncError(_queued_error(ps) or str(e)) from None
-                fault_point("create-init-in-cgroup")
-                send_to_child(ps, b"C %d" % init_pid)     # the init learns its host pid
+                forked(int(rest))
             elif kind == b"H":
                 fault_point("create-mounted")
                 _runtime_hooks(c, config, init_pid)
@@ -293,13 +333,16 @@ def _drive(ps, c1, c, config, mgr, ctx):
                 raise cg_err or PyruncError(rest.decode(errors="replace"))
         if cg_err is not None:
             raise cg_err
+        done = True
     finally:
-        if c1:
-            try:
-                os.kill(c1, SIGKILL)
-            except OSError:
-                pass
-            os.waitpid(c1, 0)
+        # C1, or P's own init when the create failed
+        for pid in (c1, 0 if done else init):
+            if pid:
+                try:
+                    os.kill(pid, SIGKILL)
+                except OSError:
+                    pass
+                os.waitpid(pid, 0)
     if not seen_exec or not init_pid:
         raise PyruncError("container init exited unexpectedly")
     st = proc_stat(init_pid)
@@ -348,14 +391,24 @@ def _cgroup_record(ctx, cid, config, c):
     """The manager, with the intent in the state first: killed from here
     on, `delete --force` still finds (and removes) whatever of its dirs
     exists."""
-    from pyrunc.linux import cgroups
-    lx = config.linux
-    mgr = cgroups.new_manager(lx.cgroups_path if lx else None, cid,
-                              systemd=bool(ctx.systemd_cgroup))
-    c.data["cgroup"] = dict(mgr.to_dict(), created=mgr.missing_dirs())
+    mgr = _cgroup_new(ctx, cid, config)
+    c.data["cgroup"] = _cgroup_intent(mgr)
     c.save()
     fault_point("cgroup-recorded")
     return mgr
+
+
+def _cgroup_new(ctx, cid, config):
+    from pyrunc.linux import cgroups
+    lx = config.linux
+    return cgroups.new_manager(lx.cgroups_path if lx else None, cid,
+                               systemd=bool(ctx.systemd_cgroup))
+
+
+def _cgroup_intent(mgr):
+    """What the state records before any dir is made: the paths, and which
+    of them are ours to remove (those missing now)."""
+    return dict(mgr.to_dict(), created=mgr.missing_dirs())
 
 
 def _cgroup_make(ctx, config, c, mgr):
@@ -382,9 +435,11 @@ def _cgroup_make(ctx, config, c, mgr):
             c.save()
             return None
         raise
+    # saved by the caller (create: with the init's pid, ~1 ms sooner for
+    # the init); until then the state holds the intent _cgroup_record
+    # saved, which is all `delete --force` needs
     c.data["cgroup"] = mgr.to_dict()
     c.data["cgroup"]["freezer"] = _freezer_file(mgr)
-    c.save()
     fault_point("cgroup-applied")
     return mgr
 

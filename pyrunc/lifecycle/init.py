@@ -111,6 +111,53 @@ def child1(sysc, sock, c, config, rootfs, prep, no_pivot):
     os._exit(code)
 
 
+def direct(prep):
+    """Whether P may fork the init itself, without C1 (see create.py): no
+    user namespace (made or joined) to enter first, no time namespace
+    (it too applies to children only), and P is the host's root, which
+    can point its own children's pid namespace back at its own."""
+    ns = prep.ns
+    return (os.geteuid() == 0 and not prep.in_userns
+            and "user" not in ns.types and "time" not in ns.types)
+
+
+def fork_init(sysc, prep):
+    """In P: fork the init straight into a new pid namespace. unshare
+    (CLONE_NEWPID) changes only where P's next children go, so P points
+    that back at its own namespace right after the fork."""
+    if not prep.ns.unshare & S.CLONE_NEWPID:
+        return os.fork()
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    pid = -1
+    try:
+        sysc.unshare(S.CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:        # P, also when the fork failed
+                sysc.setns(own, S.CLONE_NEWPID)
+    finally:
+        os.close(own)
+    return pid
+
+
+def child_direct(sysc, sock, c, config, rootfs, prep, no_pivot):
+    """The init as P's own child (direct(prep)): it joins and makes its
+    namespaces itself, where C1 would have, then goes on as C2."""
+    try:
+        sysc.prctl(S.PR_SET_DUMPABLE, 0)
+        _expect(sock, b"G")
+        from pyrunc.linux import namespaces
+        namespaces.join(sysc, prep.ns)
+        rest = prep.ns.unshare & ~(S.CLONE_NEWCGROUP | S.CLONE_NEWPID)
+        if rest:
+            sysc.unshare(rest)
+    except BaseException as e:
+        _fail(sock, e)
+        os._exit(1)
+    child2(sysc, sock, c, config, rootfs, prep, no_pivot)
+
+
 def child2(sysc, sock, c, config, rootfs, prep, no_pivot):
     try:
         _init(sysc, sock, c, config, rootfs, prep, no_pivot)
