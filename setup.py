@@ -9,8 +9,10 @@ At install time (never at run time) this:
     install: its sources change under it.
 """
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
@@ -20,10 +22,31 @@ SCHEMAS = ["config.schema.json", "state.schema.json", "features.schema.json"]
 
 
 def build_init_helper(out):
-    cc = os.environ.get("CC", "cc")
-    cmd = [cc, "-static", "-Os", "-s", "-Wall", "-o", out,
-           os.path.join(HERE, "csrc", "init.c")]
-    subprocess.check_call(cmd)
+    """Static, with musl where musl-gcc is installed (Debian: musl-tools):
+    60 KB instead of glibc's 700 KB. Every container process copies it into
+    a memfd and execs it; the glibc one costs 0.4 ms of CPU to start, the
+    musl one 0.08 ms. $CC, when set, is used as it is."""
+    src = os.path.join(HERE, "csrc", "init.c")
+    cc = os.environ.get("CC")
+    if not cc and shutil.which("musl-gcc"):
+        with tempfile.TemporaryDirectory() as inc:
+            _kernel_headers(inc)
+            subprocess.check_call(["musl-gcc", "-static", "-Os", "-s", "-Wall", "-isystem", inc,
+                                   "-o", out, src])
+        return
+    subprocess.check_call([cc or "cc", "-static", "-Os", "-s", "-Wall", "-o", out, src])
+
+
+def _kernel_headers(into):
+    """musl ships no kernel headers: expose only the system's linux/, asm/
+    and asm-generic/ (not glibc's own headers) to musl-gcc."""
+    arch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True,
+                          text=True).stdout.strip()
+    for name, where in (("linux", "/usr/include"), ("asm-generic", "/usr/include"),
+                        ("asm", os.path.join("/usr/include", arch)), ("asm", "/usr/include")):
+        path = os.path.join(where, name)
+        if os.path.isdir(path) and not os.path.exists(os.path.join(into, name)):
+            os.symlink(path, os.path.join(into, name))
 
 
 def generate_validator(out):
