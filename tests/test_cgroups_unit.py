@@ -1308,6 +1308,41 @@ def test_warmup_on_this_host_is_a_real_no_op_migration():
     assert open("/proc/self/cgroup").read() == before
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the CLI starts it for root only")
+@pytest.mark.parametrize("argv, started", [
+    (["exec", "no-such-container", "true"], 1),
+    (["create", "--bundle", "/nonexistent", "x"], 1),
+    (["exec", "--help"], 0),
+    (["state", "no-such-container"], 0),
+])
+def test_the_cli_starts_the_warmup_before_a_command_that_migrates(tmp_path, monkeypatch,
+                                                                  argv, started):
+    """The first write waits a grace period while holding the cgroup mutex:
+    the CLI starts it as soon as it knows the command, before that
+    command's imports; create and exec take that one over (take_warmup)
+    rather than starting a second."""
+    from pyrunc import cli
+    made = []
+
+    class Fake:
+        def __init__(self):
+            self.stopped = False
+            made.append(self)
+
+        def stop(self):
+            self.stopped = True
+    monkeypatch.setattr(cg, "Warmup", Fake)
+    assert cg._started is None
+    try:
+        cli.main(["--root", str(tmp_path / "root")] + argv)
+        assert len(made) == started
+        if argv[0] == "create":
+            assert made[0].stopped and cg._started is None     # taken and stopped
+    finally:
+        cg.stop_warmup()
+    assert cg._started is None and all(w.stopped for w in made)
+
+
 def test_exec_cgroup_arguments_parse_as_runc():
     assert cg.parse_sub_cgroups(None) == {}
     assert cg.parse_sub_cgroups(["sub"]) == {"": "sub"}

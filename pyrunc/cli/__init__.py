@@ -134,8 +134,12 @@ def main(argv=None):
             if "-h" in rest[1:] or "--help" in rest[1:]:
                 raise UsageError("No help topic for '%s'" % command)
             raise UsageError("no such command: %s" % command)
-        mod = __import__("pyrunc.cli." + modname, fromlist=["run"])
         args = rest[1:]
+        if command in ("create", "run", "exec") and os.geteuid() == 0 \
+                and "--help" not in args and "-h" not in args:
+            from pyrunc.linux.cgroups import start_warmup
+            start_warmup()      # see there
+        mod = __import__("pyrunc.cli." + modname, fromlist=["run"])
         if "--help" in args or "-h" in args:
             cut = args.index("--") if "--" in args else len(args)
             if "--help" in args[:cut] or "-h" in args[:cut]:

@@ -76,8 +76,8 @@ def create(ctx, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
     check_kernel()
     warm = None
     if os.geteuid() == 0:
-        from pyrunc.linux.cgroups import Warmup
-        warm = Warmup()     # stopped before the fork, also on every error
+        from pyrunc.linux.cgroups import take_warmup
+        warm = take_warmup()    # stopped before the fork, also on every error
     try:
         return _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot,
                        preserve_fds, subreaper, warm, pidfd_socket)

@@ -104,9 +104,11 @@ def exec_(ctx, cid, opts):
         raise PyruncError("exec failed: cannot exec in a paused container "
                           "(use --ignore-paused to override)")
     warm = None
+    from pyrunc.linux import cgroups
     if os.geteuid() == 0 and c.data.get("cgroup"):
-        from pyrunc.linux.cgroups import Warmup
-        warm = Warmup()     # see Warmup: the child's migration below is then fast
+        warm = cgroups.take_warmup()    # see Warmup: the child's migration is then fast
+    else:
+        cgroups.stop_warmup()
     try:
         return _exec(c, opts, warm)
     finally:
