@@ -614,6 +614,13 @@ class Manager:
     def _remove_tree(self, path):
         """Remove the container's own cgroup and any sub-cgroups made inside
         it (by the container), deepest first."""
+        try:
+            rmdir(path)     # the usual case, no sub-cgroup: one call
+            return []
+        except FileNotFoundError:
+            return []
+        except OSError:
+            pass            # EBUSY: sub-cgroups (or processes), below
         errs = []
         try:
             subdirs = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
