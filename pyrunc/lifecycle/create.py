@@ -186,22 +186,16 @@ def _create(ctx, store, cid, bundle, pid_file, console_socket, no_pivot, preserv
             warm.stop()     # the child gets no thread; the init's migration is soon
         # --debug lines in runc's words, for what its users grep
         log.debug("nsexec container setup: forking the namespace child")
-        if init.direct(prep):
-            child = init.fork_init(sysc, prep)
-            if child == 0:
-                ps.close()
-                init.child_direct(sysc, cs, c, config, rootfs, prep, no_pivot)  # never returns
-        else:
-            child = os.fork()
-            if child == 0:
-                ps.close()
-                init.child1(sysc, cs, c, config, rootfs, prep, no_pivot)   # never returns
+        direct = init.direct(prep)      # the init as our own child, no C1
+        child = init.fork_init(sysc, prep) if direct else os.fork()
+        if child == 0:
+            ps.close()
+            (init.child_direct if direct else init.child1)(
+                sysc, cs, c, config, rootfs, prep, no_pivot)    # never returns
         cs.close()
         fault_point("create-forked")
-        if init.direct(prep):
-            init_pid, mgr = _drive(ps, 0, c, config, mgr, ctx, init=child)
-        else:
-            init_pid, mgr = _drive(ps, child, c, config, mgr, ctx)
+        init_pid, mgr = _drive(ps, 0 if direct else child, c, config, mgr, ctx,
+                               init=child if direct else 0)
         ps.close()
         fault_point("create-init-ready")
         st = proc_stat(init_pid)
