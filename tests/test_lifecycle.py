@@ -602,3 +602,21 @@ def test_seccomp_flags_default_to_spec_allow_when_absent(rt, make_bundle):
                 c["linux"]["seccomp"]["flags"] = flags
         r = rt.ok("--debug", "run", "--bundle", make_bundle(["true"], edit), unique_id())
         assert '"seccomp filter flags: %d"' % want in r.stderr, r.stderr
+
+
+def test_a_child_that_failed_with_our_message_unread_still_reports_its_error():
+    """A child that sent "E <text>" and exited before reading what we sent
+    (the "C" of create, say) makes the kernel fail our next recv once with
+    ECONNRESET; its error is still queued and is what create reports
+    (seen as "pyrunc: run: connection reset by peer" in a userns bind test)."""
+    import socket
+    from pyrunc.lifecycle.common import recv_from_child, send_to_child
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        send_to_child(ours, b"C 123")
+        theirs.send(b"E operation not permitted")
+        theirs.close()
+        assert recv_from_child(ours) == b"E operation not permitted"
+        assert recv_from_child(ours) == b""
+    finally:
+        ours.close()

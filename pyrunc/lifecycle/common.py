@@ -183,3 +183,14 @@ def send_to_child(ps, msg):
         ps.send(msg)
     except (BrokenPipeError, ConnectionResetError):
         pass
+
+
+def recv_from_child(ps):
+    """The child's next message, b"" at EOF. A child that failed and exited
+    with messages of ours unread makes the kernel fail our next recv once
+    with ECONNRESET; the "E <text>" it sent before it exited is still
+    queued behind that, and is the error to report."""
+    try:
+        return ps.recv(65536)
+    except ConnectionResetError:
+        return ps.recv(65536)

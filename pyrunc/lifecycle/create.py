@@ -43,7 +43,7 @@ import _socket
 from pyrunc import OCI_VERSION, log
 from pyrunc.errors import PyruncError
 from pyrunc.faults import fault_point
-from pyrunc.lifecycle.common import send_to_child
+from pyrunc.lifecycle.common import recv_from_child, send_to_child
 from pyrunc.state import Store, proc_stat
 
 SIGKILL = 9
@@ -291,7 +291,7 @@ def _drive(ps, c1, c, config, mgr, ctx, init=0):
         if init:
             forked(init)
         while True:
-            msg = ps.recv(65536)
+            msg = recv_from_child(ps)
             if not msg:
                 break
             kind, _, rest = msg.partition(b" ")
@@ -350,7 +350,7 @@ def _queued_error(ps):
     ps.settimeout(1.0)
     try:
         while True:
-            msg = ps.recv(65536)
+            msg = recv_from_child(ps)
             if not msg:
                 return None
             if msg.startswith(b"E "):

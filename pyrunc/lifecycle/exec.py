@@ -22,7 +22,7 @@ import _socket
 from pyrunc import log
 from pyrunc.errors import ExecStoppedError, PyruncError
 from pyrunc.faults import fault_point
-from pyrunc.lifecycle.common import Fds, send_to_child
+from pyrunc.lifecycle.common import Fds, recv_from_child, send_to_child
 from pyrunc.state import Store
 
 
@@ -264,7 +264,7 @@ def _drive(ps, c1, c, mgr, cg_dirs, payload=None, sysc=None, sched=None):
         fault_point("exec-in-cgroup")
         send_to_child(ps, b"G")
         while True:
-            msg = ps.recv(65536)
+            msg = recv_from_child(ps)
             if not msg:
                 break
             kind, _, rest = msg.partition(b" ")
