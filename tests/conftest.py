@@ -162,6 +162,17 @@ def wait_for(cond, timeout=10.0, step=0.02):
     return cond()
 
 
+def gone_or_zombie(pid, states="ZX"):
+    """pid has exited: no /proc entry, or a zombie not yet reaped.  Reads the
+    stat file once, so a process reaped between two looks cannot fail it."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in states
+
+
 def unique_id(prefix="t"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 

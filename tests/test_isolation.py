@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import PYRUNC, unique_id, wait_for
+from conftest import PYRUNC, gone_or_zombie, unique_id, wait_for
 
 
 def run_out(rt, b):
@@ -479,14 +479,10 @@ def test_kill_all_reaches_every_process_without_pid_namespace(rt, make_bundle, t
     b = make_bundle(["sh", "-c", "probe sleep 60 & probe sleep 60 & wait"], edit)
     cid = unique_id()
     rt.ok("run", "-d", "--bundle", b, cid)
-    time.sleep(0.3)
+    assert wait_for(lambda: len(json.loads(rt.ok("ps", "--format", "json", cid).stdout)) == 3)
     procs = json.loads(rt.ok("ps", "--format", "json", cid).stdout)
-    assert len(procs) == 3
     rt.ok("kill", "--all", cid, "KILL")
-    time.sleep(0.3)
-    for p in procs:
-        assert not os.path.exists("/proc/%d" % p) or \
-            open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] == "Z"
+    assert wait_for(lambda: all(gone_or_zombie(p, "Z") for p in procs))
     # --all on the stopped container succeeds (runc)
     rt.ok("kill", "--all", cid, "KILL")
     rt.ok("delete", "--force", cid)
@@ -503,13 +499,7 @@ def test_kill_without_pid_namespace_kills_every_process(rt, make_bundle):
     assert wait_for(lambda: len(json.loads(rt.ok("ps", "--format", "json", cid).stdout)) == 3)
     procs = json.loads(rt.ok("ps", "--format", "json", cid).stdout)
     rt.ok("kill", cid, "KILL")
-
-    def gone(p):
-        try:
-            return open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] == "Z"
-        except FileNotFoundError:
-            return True
-    assert wait_for(lambda: all(gone(p) for p in procs))
+    assert wait_for(lambda: all(gone_or_zombie(p, "Z") for p in procs))
     # signal 0: only checks; on a stopped container it is "not running"
     r = rt.cmd("kill", cid, "0")
     assert r.returncode == 1 and "not running" in r.stderr

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import PYRUNC, unique_id, wait_for
+from conftest import PYRUNC, gone_or_zombie, unique_id, wait_for
 
 
 def test_run_true_and_exit_codes(rt, make_bundle):
@@ -84,15 +84,15 @@ def test_duplicate_id_and_delete_of_created(rt, make_bundle):
     assert rt.state(cid)["status"] == "created"
     pid = rt.state(cid)["pid"]
     rt.ok("delete", "--force", cid)
-    assert not os.path.exists("/proc/%d" % pid) or \
-        open("/proc/%d/stat" % pid).read().split(")")[1].split()[0] in "ZX"
+    assert gone_or_zombie(pid)
 
 
 def test_kill_signal_forms(rt, make_bundle, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     script = ("trap 'echo usr1 >> /out/log' USR1; trap 'echo usr2 >> /out/log' USR2; "
-              "trap 'echo term >> /out/log; exit 0' TERM; while true; do sleep 0.05; done")
+              "trap 'echo term >> /out/log; exit 0' TERM; echo ready > /out/log; "
+              "while true; do sleep 0.05; done")
 
     def edit(cfg):
         cfg["mounts"].append({"destination": "/out", "type": "bind", "source": str(out),
@@ -100,18 +100,18 @@ def test_kill_signal_forms(rt, make_bundle, tmp_path):
     b = make_bundle(["sh", "-c", script], edit)
     cid = unique_id()
     rt.ok("run", "-d", "--bundle", b, cid)
-    time.sleep(0.2)
+
+    def log():
+        return (out / "log").read_text().split() if (out / "log").exists() else []
+    assert wait_for(lambda: log() == ["ready"]), log()     # the traps are set
     rt.ok("kill", cid, "USR1")
-    time.sleep(0.2)
+    assert wait_for(lambda: log()[-1] == "usr1"), log()
     rt.ok("kill", cid, "SIGUSR2")
-    time.sleep(0.2)
+    assert wait_for(lambda: log()[-1] == "usr2"), log()
     rt.ok("kill", cid, "0")          # checks only
     rt.ok("kill", cid, "15")
-    for _ in range(100):
-        if rt.state(cid)["status"] == "stopped":
-            break
-        time.sleep(0.02)
-    assert (out / "log").read_text().split() == ["usr1", "usr2", "term"]
+    assert wait_for(lambda: rt.state(cid)["status"] == "stopped")
+    assert log() == ["ready", "usr1", "usr2", "term"]
     assert rt.cmd("kill", cid, "NOTASIGNAL").returncode != 0
     rt.ok("delete", cid)
 
@@ -515,8 +515,7 @@ def test_pidfd_socket_gets_the_process_for_create_run_and_exec(rt, make_bundle, 
     assert int(open("/proc/self/fdinfo/%d" % fd).read().split("Pid:")[1].split()[0]) == pid
     signal.pidfd_send_signal(fd, signal.SIGKILL)
     os.close(fd)
-    assert wait_for(lambda: not os.path.exists("/proc/%d" % pid)
-                    or open("/proc/%d/stat" % pid).read().split(")")[1].split()[0] == "Z")
+    assert wait_for(lambda: gone_or_zombie(pid))
     assert rt.state(cid)["status"] == "running"       # the init was not touched
     r = rt.cmd("exec", "--pidfd-socket", str(tmp_path / "nobody.sock"), cid, "true")
     assert r.returncode == 255 and "pidfd socket" in r.stderr and \
