@@ -40,7 +40,11 @@ pytestmark = [
                        "(`criu check`; tests/vm/run)"),
 ]
 
-COUNTER = ("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/cnt; sleep 0.3; done")
+# The count is written to a side file and renamed into place: `echo > cnt`
+# truncates before it writes, and a read (or a checkpoint) in between would
+# see an empty file.
+COUNTER = ("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/cnt.new; "
+           "mv /tmp/cnt.new /tmp/cnt; sleep 0.3; done")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -284,7 +288,8 @@ def test_podman_checkpoint_restore_counter(base_rootfs, tmp_path):
         pm("import", "-q", tar, "localhost/pyrunc-ckpt")
         pm("run", "-d", "--name", name, "--network", "none", "-v", data + ":/data",
            "localhost/pyrunc-ckpt", "sh", "-c",
-           "i=0; while true; do i=$((i+1)); echo $i > /data/cnt; sleep 0.3; done")
+           "i=0; while true; do i=$((i+1)); echo $i > /data/cnt.new; "
+           "mv /data/cnt.new /data/cnt; sleep 0.3; done")
         cid = pm("inspect", "-f", "{{.Id}}", name)
         assert wait_for(lambda: cnt() >= 3, timeout=60)
 
